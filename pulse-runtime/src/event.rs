@@ -1,0 +1,196 @@
+//! Typed events and records: the traits `#[derive(Event)]` and `#[derive(Record)]` implement.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use chrono::{DateTime, Utc};
+
+use crate::time::Timestamp;
+
+/// One field of a record, as the derive saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldInfo {
+    /// The column name (after renames).
+    pub name: &'static str,
+    /// The Rust type as written in the struct.
+    pub rust_type: &'static str,
+}
+
+/// A typed row with an Arrow schema: output rows, nested structs and every [`Event`].
+///
+/// Implement it with `#[derive(Record)]` (or `#[derive(Event)]`, which implies it).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Pulse record",
+    label = "this type has no derived schema",
+    note = "add `#[derive(Record)]` to `{Self}` (or `#[derive(Event)]` if it has an event-time field)"
+)]
+pub trait Record: 'static {
+    /// The type's name.
+    const NAME: &'static str;
+    /// The fields in declaration order.
+    const FIELDS: &'static [FieldInfo];
+    /// The Arrow fields the record maps to, in declaration order.
+    fn arrow_fields() -> Fields;
+    /// The Arrow schema of one row.
+    fn arrow_schema() -> Schema {
+        Schema::new(Self::arrow_fields())
+    }
+}
+
+/// A record that happened at a point in event time.
+///
+/// Implement it with `#[derive(Event)]` on a struct with exactly one `#[event_time]` field.
+///
+/// # Examples
+/// ```
+/// use pulse_runtime::{Event, Record, Timestamp};
+/// # use pulse_runtime::{FieldInfo};
+/// # use arrow_schema::Fields;
+/// struct Ping { at: Timestamp }
+/// # impl Record for Ping {
+/// #     const NAME: &'static str = "Ping";
+/// #     const FIELDS: &'static [FieldInfo] = &[];
+/// #     fn arrow_fields() -> Fields { Fields::empty() }
+/// # }
+/// impl Event for Ping {
+///     const EVENT_TIME_FIELD: &'static str = "at";
+///     fn event_time(&self) -> Timestamp { self.at }
+/// }
+/// assert_eq!(Ping { at: Timestamp::from_millis(5) }.event_time().millis(), 5);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Pulse event",
+    label = "streams carry events",
+    note = "add `#[derive(Event)]` to `{Self}` and mark its event-time field with `#[event_time]`"
+)]
+pub trait Event: Record {
+    /// The name of the event-time field.
+    const EVENT_TIME_FIELD: &'static str;
+    /// When this event happened.
+    fn event_time(&self) -> Timestamp;
+}
+
+/// A Rust type that maps to one Arrow column type.
+#[diagnostic::on_unimplemented(
+    message = "field type `{Self}` has no Arrow mapping",
+    label = "no Arrow column type for this field",
+    note = "supported: bool, integers, f32, f64, String, Option<T>, Vec<T>, chrono::DateTime<Utc>, pulse::Timestamp, and structs with `#[derive(Record)]`",
+    note = "skip the field with `#[event(skip)]` if it should not be a column"
+)]
+pub trait ArrowField {
+    /// The Arrow type of the column.
+    fn data_type() -> DataType;
+    /// Whether the column may hold nulls.
+    const NULLABLE: bool = false;
+}
+
+macro_rules! arrow_prim {
+    ($($t:ty => $dt:expr),* $(,)?) => {
+        $(impl ArrowField for $t { fn data_type() -> DataType { $dt } })*
+    };
+}
+
+arrow_prim! {
+    bool => DataType::Boolean,
+    i8 => DataType::Int8, i16 => DataType::Int16, i32 => DataType::Int32, i64 => DataType::Int64,
+    u8 => DataType::UInt8, u16 => DataType::UInt16, u32 => DataType::UInt32, u64 => DataType::UInt64,
+    f32 => DataType::Float32, f64 => DataType::Float64,
+    String => DataType::Utf8,
+    Box<str> => DataType::Utf8,
+    Arc<str> => DataType::Utf8,
+    DateTime<Utc> => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+    Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+}
+
+impl<T: ArrowField> ArrowField for Option<T> {
+    fn data_type() -> DataType {
+        T::data_type()
+    }
+    const NULLABLE: bool = true;
+}
+
+impl<T: ArrowField> ArrowField for Vec<T> {
+    fn data_type() -> DataType {
+        DataType::List(Arc::new(Field::new_list_field(T::data_type(), T::NULLABLE)))
+    }
+}
+
+/// A field type that can be an event time without a unit attribute.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an event time",
+    label = "unsupported event-time type",
+    note = "use `chrono::DateTime<Utc>` or `pulse::Timestamp`, or an integer with `#[event_time(epoch_ms)]` (or `epoch_s`, `epoch_us`)"
+)]
+pub trait EventTimeType {
+    /// The instant this value denotes.
+    fn to_timestamp(&self) -> Timestamp;
+}
+
+impl EventTimeType for Timestamp {
+    fn to_timestamp(&self) -> Timestamp {
+        *self
+    }
+}
+
+impl EventTimeType for DateTime<Utc> {
+    fn to_timestamp(&self) -> Timestamp {
+        Timestamp::from_millis(self.timestamp_millis())
+    }
+}
+
+/// An integer that counts time since the epoch (`#[event_time(epoch_ms)]` and friends).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an integer and cannot hold epoch time",
+    label = "`epoch_ms`, `epoch_s` and `epoch_us` need an integer field",
+    note = "use `i64` or `u64`, or drop the unit and use `chrono::DateTime<Utc>` or `pulse::Timestamp`"
+)]
+pub trait EpochInt: Copy {
+    /// The value as `i64`, saturating.
+    fn to_i64(self) -> i64;
+}
+
+macro_rules! epoch_int {
+    ($($t:ty),*) => {
+        $(impl EpochInt for $t {
+            fn to_i64(self) -> i64 { i64::try_from(self).unwrap_or(i64::MAX) }
+        })*
+    };
+}
+epoch_int!(i32, i64, u32, u64);
+
+/// Epoch seconds to a timestamp.
+pub fn from_epoch_s(v: impl EpochInt) -> Timestamp {
+    Timestamp::from_millis(v.to_i64().saturating_mul(1000))
+}
+
+/// Epoch milliseconds to a timestamp.
+pub fn from_epoch_ms(v: impl EpochInt) -> Timestamp {
+    Timestamp::from_millis(v.to_i64())
+}
+
+/// Epoch microseconds to a timestamp (truncated to milliseconds).
+pub fn from_epoch_us(v: impl EpochInt) -> Timestamp {
+    Timestamp::from_millis(v.to_i64().div_euclid(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_types_map_to_arrow() {
+        assert_eq!(<Option<u32>>::data_type(), DataType::UInt32);
+        const { assert!(<Option<u32> as ArrowField>::NULLABLE) };
+        assert_eq!(
+            <Vec<Option<String>>>::data_type(),
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+        );
+    }
+
+    #[test]
+    fn epoch_units_convert() {
+        assert_eq!(from_epoch_s(3u64).millis(), 3000);
+        assert_eq!(from_epoch_us(-1i64).millis(), -1);
+        assert_eq!(from_epoch_ms(7i32).millis(), 7);
+    }
+}

@@ -1,0 +1,299 @@
+//! File sources: JSONL and CSV decoded straight into the event type, one file or a glob.
+
+use std::any::Any;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use super::{BadRecordPolicy, Format, Source, SourceSpec, SourceStats};
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+enum Reader {
+    Jsonl {
+        path: PathBuf,
+        reader: BufReader<File>,
+        line: u64,
+    },
+    Csv {
+        path: PathBuf,
+        reader: csv::Reader<File>,
+        headers: csv::StringRecord,
+    },
+}
+
+/// Reads events of type `T` from one file or every file matching a glob, in sorted order.
+pub struct FileSource<T> {
+    name: String,
+    files: Vec<PathBuf>,
+    next_file: usize,
+    format: Format,
+    policy: BadRecordPolicy,
+    current: Option<Reader>,
+    dead_letter: Option<BufWriter<File>>,
+    stats: SourceStats,
+    line: String,
+    record: csv::StringRecord,
+    _t: PhantomData<fn() -> T>,
+}
+
+/// One record that did not decode.
+struct Bad<'a> {
+    path: &'a Path,
+    line: u64,
+    field: Option<String>,
+    message: String,
+    raw: &'a str,
+}
+
+impl<T: Event + DeserializeOwned> FileSource<T> {
+    /// Opens the files `spec.path` names (a path or a glob pattern).
+    pub fn open(spec: &SourceSpec) -> Result<Self> {
+        let files = expand(&spec.path)?;
+        let dead_letter = match &spec.on_bad_record {
+            BadRecordPolicy::DeadLetter(p) => {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                Some(BufWriter::new(
+                    File::create(p).map_err(|e| Error::io(p, e))?,
+                ))
+            }
+            _ => None,
+        };
+        Ok(FileSource {
+            name: spec.name.clone(),
+            files,
+            next_file: 0,
+            format: spec.format,
+            policy: spec.on_bad_record.clone(),
+            current: None,
+            dead_letter,
+            stats: SourceStats::default(),
+            line: String::new(),
+            record: csv::StringRecord::new(),
+            _t: PhantomData,
+        })
+    }
+
+    /// The files this source reads, in order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    fn open_next(&mut self) -> Result<bool> {
+        let Some(path) = self.files.get(self.next_file).cloned() else {
+            return Ok(false);
+        };
+        self.next_file += 1;
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        self.current = Some(match self.format {
+            Format::Jsonl => Reader::Jsonl {
+                path,
+                reader: BufReader::with_capacity(1 << 16, file),
+                line: 0,
+            },
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .from_reader(file);
+                let headers = reader.headers().map_err(|e| csv_error(&path, e))?.clone();
+                Reader::Csv {
+                    path,
+                    reader,
+                    headers,
+                }
+            }
+        });
+        Ok(true)
+    }
+
+    fn bad(&mut self, bad: Bad<'_>) -> Result<()> {
+        match &self.policy {
+            BadRecordPolicy::Fail => Err(Error::BadRecord {
+                path: bad.path.to_path_buf(),
+                line: bad.line,
+                field: bad.field,
+                message: bad.message,
+            }),
+            BadRecordPolicy::Skip => {
+                self.stats.skipped += 1;
+                Ok(())
+            }
+            BadRecordPolicy::DeadLetter(p) => {
+                self.stats.skipped += 1;
+                let w = self
+                    .dead_letter
+                    .as_mut()
+                    .expect("dead-letter file opened with the policy");
+                let entry = serde_json::json!({
+                    "input": self.name,
+                    "file": bad.path.display().to_string(),
+                    "line": bad.line,
+                    "field": bad.field,
+                    "error": bad.message,
+                    "raw": bad.raw,
+                });
+                writeln!(w, "{entry}").map_err(|e| Error::io(p, e))
+            }
+        }
+    }
+}
+
+impl<T: Event + DeserializeOwned> Source for FileSource<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn new_batch(&self) -> Box<dyn Any> {
+        Box::new(Vec::<T>::new())
+    }
+
+    fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
+        let batch = batch
+            .downcast_mut::<Vec<T>>()
+            .expect("batch of the source's event type");
+        while batch.len() < max {
+            if self.current.is_none() && !self.open_next()? {
+                if let Some(w) = self.dead_letter.as_mut() {
+                    w.flush().map_err(|e| Error::io("dead-letter file", e))?;
+                }
+                return Ok(false);
+            }
+            let mut failed = None;
+            match self.current.as_mut().expect("a file is open") {
+                Reader::Jsonl { path, reader, line } => {
+                    self.line.clear();
+                    let n = reader
+                        .read_line(&mut self.line)
+                        .map_err(|e| Error::io(&*path, e))?;
+                    if n == 0 {
+                        self.current = None;
+                        continue;
+                    }
+                    *line += 1;
+                    self.stats.bytes += n as u64;
+                    let text = self.line.trim_end_matches(['\n', '\r']);
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<T>(text) {
+                        Ok(x) => batch.push(x),
+                        Err(_) => {
+                            let (field, message) = json_error::<T>(text);
+                            failed = Some((path.clone(), *line, field, message, text.to_string()));
+                        }
+                    }
+                }
+                Reader::Csv {
+                    path,
+                    reader,
+                    headers,
+                } => {
+                    let more = reader
+                        .read_record(&mut self.record)
+                        .map_err(|e| csv_error(path, e))?;
+                    if !more {
+                        self.current = None;
+                        continue;
+                    }
+                    let line = self.record.position().map_or(0, |p| p.line());
+                    self.stats.bytes +=
+                        self.record.as_slice().len() as u64 + self.record.len() as u64;
+                    match self.record.deserialize::<T>(Some(headers)) {
+                        Ok(x) => batch.push(x),
+                        Err(e) => {
+                            let field = match e.kind() {
+                                csv::ErrorKind::Deserialize { err, .. } => err
+                                    .field()
+                                    .and_then(|i| headers.get(i as usize))
+                                    .map(str::to_string),
+                                _ => None,
+                            };
+                            let message = match e.kind() {
+                                csv::ErrorKind::Deserialize { err, .. } => err.kind().to_string(),
+                                _ => e.to_string(),
+                            };
+                            let raw = self.record.iter().collect::<Vec<_>>().join(",");
+                            failed = Some((path.clone(), line, field, message, raw));
+                        }
+                    }
+                }
+            }
+            if let Some((path, line, field, message, raw)) = failed {
+                self.bad(Bad {
+                    path: &path,
+                    line,
+                    field,
+                    message,
+                    raw: &raw,
+                })?;
+            } else if self.current.is_some() {
+                self.stats.records += 1;
+            }
+        }
+        Ok(true)
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats.clone()
+    }
+}
+
+/// Re-decodes a failed line, tracking the path, to name the field at fault.
+fn json_error<T: DeserializeOwned>(text: &str) -> (Option<String>, String) {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(_) => (None, "record did not decode".into()),
+        Err(e) => {
+            let path = e.path().to_string();
+            let field = (path != "." && !path.is_empty()).then_some(path);
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            let message = match message.find(" at line ") {
+                Some(i) => format!("{} (column {})", &message[..i], inner.column()),
+                None => message,
+            };
+            (field, message)
+        }
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| p.line());
+    Error::BadRecord {
+        path: path.to_path_buf(),
+        line,
+        field: None,
+        message: e.to_string(),
+    }
+}
+
+/// The files a path or glob names, sorted; an error if there are none.
+fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
+    let is_glob = pattern.contains(['*', '?', '[']);
+    if !is_glob {
+        let p = PathBuf::from(pattern);
+        if !p.is_file() {
+            return Err(Error::io(
+                &p,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            ));
+        }
+        return Ok(vec![p]);
+    }
+    let paths = glob::glob(pattern)
+        .map_err(|e| Error::config(format!("bad glob pattern `{pattern}`: {e}")))?;
+    let mut files: Vec<PathBuf> = paths
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::config(format!("no file matches `{pattern}`")));
+    }
+    Ok(files)
+}

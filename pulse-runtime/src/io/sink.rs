@@ -1,0 +1,219 @@
+//! File and stdout sinks: JSON lines and CSV, published atomically when finished.
+
+use std::any::Any;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Format, Sink, SinkSpec, SinkTarget};
+use crate::error::{Error, Result};
+
+/// A file being written under a hidden in-progress name, renamed to its final name on finish,
+/// so a reader never sees a half-written file.
+struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    fn create(path: &Path) -> Result<(Self, File)> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("output");
+        let tmp = dir.join(format!(".{file_name}.inprogress"));
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok((
+            Staged {
+                tmp,
+                path: path.to_path_buf(),
+            },
+            file,
+        ))
+    }
+
+    fn publish(&self) -> Result<()> {
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+enum Out {
+    Stdout(std::io::Stdout),
+    File(BufWriter<File>, Staged),
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::Stdout(s) => s.write(buf),
+            Out::File(f, _) => f.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Stdout(s) => s.flush(),
+            Out::File(f, _) => f.flush(),
+        }
+    }
+}
+
+fn open_out(target: &SinkTarget) -> Result<Out> {
+    Ok(match target {
+        SinkTarget::Stdout => Out::Stdout(std::io::stdout()),
+        SinkTarget::File(p) => {
+            let (staged, file) = Staged::create(p)?;
+            Out::File(BufWriter::with_capacity(1 << 16, file), staged)
+        }
+    })
+}
+
+fn finish_out(out: &mut Out, name: &str) -> Result<()> {
+    out.flush().map_err(|e| Error::Write {
+        sink: name.into(),
+        message: e.to_string(),
+    })?;
+    if let Out::File(f, staged) = out {
+        f.get_ref()
+            .sync_all()
+            .map_err(|e| Error::io(&staged.tmp, e))?;
+        staged.publish()?;
+    }
+    Ok(())
+}
+
+fn describe(spec: &SinkSpec) -> String {
+    match &spec.target {
+        SinkTarget::Stdout => format!("{} (stdout)", spec.name),
+        SinkTarget::File(p) => format!("{} ({})", spec.name, p.display()),
+    }
+}
+
+/// Writes each element as one JSON object per line.
+pub struct JsonlSink<T> {
+    name: String,
+    out: Out,
+    written: u64,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Serialize + 'static> JsonlSink<T> {
+    /// Opens the target.
+    pub fn open(spec: &SinkSpec) -> Result<Self> {
+        Ok(JsonlSink {
+            name: describe(spec),
+            out: open_out(&spec.target)?,
+            written: 0,
+            _t: PhantomData,
+        })
+    }
+}
+
+impl<T: Serialize + 'static> Sink for JsonlSink<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn new_batch(&self) -> Box<dyn Any> {
+        Box::new(Vec::<(T, i64)>::new())
+    }
+    fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
+        let batch = batch
+            .downcast_mut::<Vec<(T, i64)>>()
+            .expect("batch of the sink's type");
+        for (x, _) in batch.drain(..) {
+            serde_json::to_writer(&mut self.out, &x)
+                .and_then(|()| self.out.write_all(b"\n").map_err(serde_json::Error::io))
+                .map_err(|e| Error::Write {
+                    sink: self.name.clone(),
+                    message: e.to_string(),
+                })?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        finish_out(&mut self.out, &self.name)
+    }
+    fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+/// Writes elements as CSV rows with a header (flat records only).
+pub struct CsvSink<T> {
+    name: String,
+    writer: Option<csv::Writer<Out>>,
+    written: u64,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Serialize + 'static> CsvSink<T> {
+    /// Opens the target.
+    pub fn open(spec: &SinkSpec) -> Result<Self> {
+        let writer = csv::WriterBuilder::new()
+            .has_headers(true)
+            .from_writer(open_out(&spec.target)?);
+        Ok(CsvSink {
+            name: describe(spec),
+            writer: Some(writer),
+            written: 0,
+            _t: PhantomData,
+        })
+    }
+}
+
+impl<T: Serialize + 'static> Sink for CsvSink<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn new_batch(&self) -> Box<dyn Any> {
+        Box::new(Vec::<(T, i64)>::new())
+    }
+    fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
+        let batch = batch
+            .downcast_mut::<Vec<(T, i64)>>()
+            .expect("batch of the sink's type");
+        for (x, _) in batch.drain(..) {
+            let w = self.writer.as_mut().ok_or_else(|| Error::Write {
+                sink: self.name.clone(),
+                message: "already finished".into(),
+            })?;
+            w.serialize(&x).map_err(|e| Error::Write {
+                sink: self.name.clone(),
+                message: format!(
+                    "{e} (CSV holds flat records only; write nested data as JSON lines)"
+                ),
+            })?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        let Some(w) = self.writer.take() else {
+            return Ok(());
+        };
+        let mut out = w.into_inner().map_err(|e| Error::Write {
+            sink: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        finish_out(&mut out, &self.name)
+    }
+    fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+/// Opens the sink `spec` names for elements of type `T`.
+pub fn open_sink<T: Serialize + 'static>(spec: &SinkSpec) -> Result<Box<dyn Sink>> {
+    Ok(match spec.format {
+        Format::Jsonl => Box::new(JsonlSink::<T>::open(spec)?),
+        Format::Csv => Box::new(CsvSink::<T>::open(spec)?),
+    })
+}

@@ -1,0 +1,136 @@
+//! Bindings of ports to files: formats, targets and the bad-record policy.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+impl Format {
+    /// The format a path's extension names (`.jsonl`, `.ndjson`, `.json`, `.csv`).
+    pub fn from_path(path: &str) -> Result<Self> {
+        let ext = Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
+        Self::parse(ext).map_err(|_| {
+            Error::config(format!("cannot tell the format of `{path}` from its extension; use .jsonl or .csv, or set `format`"))
+        })
+    }
+
+    /// Parses a format name.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "jsonl" | "ndjson" | "json" => Ok(Format::Jsonl),
+            "csv" => Ok(Format::Csv),
+            other => Err(Error::config(format!(
+                "unknown format `{other}`; expected `jsonl` or `csv`"
+            ))),
+        }
+    }
+}
+
+/// What a source does with a record that does not decode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum BadRecordPolicy {
+    /// Stop with an error naming file, line, field and what was expected.
+    #[default]
+    Fail,
+    /// Skip it, count it, and report the count at the end.
+    Skip,
+    /// Write the raw record and the reason to this JSONL file, and count it.
+    DeadLetter(PathBuf),
+}
+
+impl BadRecordPolicy {
+    /// Parses `fail`, `skip`, `dead-letter` (with `dead_letter` as the file) or `dead-letter=PATH`.
+    pub fn parse(s: &str, dead_letter: Option<&Path>, input: &str) -> Result<Self> {
+        match s {
+            "fail" => Ok(Self::Fail),
+            "skip" => Ok(Self::Skip),
+            "dead-letter" => Ok(Self::DeadLetter(
+                dead_letter
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from(format!("{input}.dead-letter.jsonl"))),
+            )),
+            s if s.starts_with("dead-letter=") => {
+                Ok(Self::DeadLetter(PathBuf::from(&s["dead-letter=".len()..])))
+            }
+            other => Err(Error::config(format!(
+                "unknown bad-record policy `{other}`; expected `fail`, `skip` or `dead-letter[=PATH]`"
+            ))),
+        }
+    }
+}
+
+/// Binds an input port to files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// The input's name.
+    pub name: String,
+    /// A file path or glob pattern.
+    pub path: String,
+    /// The format.
+    pub format: Format,
+    /// What to do with records that do not decode.
+    pub on_bad_record: BadRecordPolicy,
+}
+
+impl SourceSpec {
+    /// A spec with the format taken from the path and the default policy.
+    pub fn new(name: impl Into<String>, path: impl Into<String>) -> Result<Self> {
+        let path = path.into();
+        Ok(SourceSpec {
+            name: name.into(),
+            format: Format::from_path(&path)?,
+            path,
+            on_bad_record: BadRecordPolicy::Fail,
+        })
+    }
+}
+
+/// Where an output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkTarget {
+    /// Standard output (JSON lines).
+    Stdout,
+    /// A file, written in progress under a hidden name and renamed when finished.
+    File(PathBuf),
+}
+
+/// Binds an output port to a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkSpec {
+    /// The output's name.
+    pub name: String,
+    /// The target.
+    pub target: SinkTarget,
+    /// The format.
+    pub format: Format,
+}
+
+impl SinkSpec {
+    /// `-` for stdout, else a file whose format comes from its extension.
+    pub fn new(name: impl Into<String>, path: &str) -> Result<Self> {
+        let name = name.into();
+        if path == "-" || path == "stdout" {
+            return Ok(SinkSpec {
+                name,
+                target: SinkTarget::Stdout,
+                format: Format::Jsonl,
+            });
+        }
+        Ok(SinkSpec {
+            name,
+            format: Format::from_path(path)?,
+            target: SinkTarget::File(PathBuf::from(path)),
+        })
+    }
+}

@@ -1,0 +1,62 @@
+//! Operators: one per file, all statically dispatched; this module holds the shared contract.
+
+mod join;
+mod key_by;
+mod process;
+mod source;
+mod stateless;
+mod watermark;
+mod window;
+
+pub use join::{Either, WindowJoin};
+pub use key_by::KeyBy;
+pub use process::{Context, Process};
+pub use source::Source;
+pub use stateless::{FilterMap, FilterOp, FlatMap, Inspect, MapOp};
+pub use watermark::WatermarkOp;
+pub use window::WindowAggregate;
+
+use crate::error::Result;
+
+/// A node of a compiled graph: its output element type, used as a type witness by the
+/// constructors in `pulse::__private::ops` so closure parameter types are inferred.
+pub trait Node {
+    /// The type of the elements the node emits.
+    type Out;
+}
+
+/// The contract every operator fulfils besides its `push` method.
+///
+/// `push(x, ts, out)` receives one element with its timestamp and emits through `out`;
+/// stateful operators also have `on_watermark(w, out)`, which fires what `w` completes.
+/// State is saved and restored as bytes under the operator's stable id.
+pub trait Operator {
+    /// The operator's state, or `None` if it keeps none.
+    fn snapshot(&self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    /// Restores state saved by [`snapshot`](Self::snapshot).
+    fn restore(&mut self, _bytes: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    /// Elements dropped because every window they belong to was already cleaned up.
+    fn late_dropped(&self) -> u64 {
+        0
+    }
+}
+
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Option<Vec<u8>>> {
+    postcard::to_stdvec(v)
+        .map(Some)
+        .map_err(|e| crate::Error::State {
+            operator: String::new(),
+            message: e.to_string(),
+        })
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| crate::Error::State {
+        operator: String::new(),
+        message: format!("cannot decode saved state: {e}"),
+    })
+}

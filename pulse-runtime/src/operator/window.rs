@@ -1,0 +1,465 @@
+//! `window(assigner).aggregate(agg)`: keyed event-time windows with allowed lateness.
+//!
+//! A window `[start, end)` fires when the watermark `W >= end - 1`; its state is kept until
+//! `W >= end - 1 + lateness`. An element for a fired window inside the lateness updates it and
+//! re-emits the result at once; an element all of whose windows are past cleanup goes to the
+//! late output.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Node, Operator, decode, encode};
+use crate::aggregate::Aggregate;
+use crate::error::Result;
+use crate::state::Key;
+use crate::time::{MIN_WATERMARK, Timestamp};
+use crate::window::{Window, WindowAssigner};
+
+#[derive(Serialize, Deserialize)]
+struct SessionWin<A> {
+    start: i64,
+    end: i64,
+    acc: A,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+struct State<K: Key, Acc: crate::state::StateValue> {
+    wm: i64,
+    late: u64,
+    /// Aligned windows by end: (start, accumulator per key).
+    aligned: BTreeMap<i64, (i64, HashMap<K, Acc>)>,
+    /// Session windows per key.
+    sessions: HashMap<K, Vec<SessionWin<Acc>>>,
+}
+
+/// The windowed aggregate of a keyed stream.
+pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
+    assigner: W,
+    agg: A,
+    lateness: i64,
+    st: State<K, A::Acc>,
+    /// Session windows by end: (key, start).
+    session_index: BTreeMap<i64, BTreeSet<(K, i64)>>,
+    _t: PhantomData<fn(T)>,
+}
+
+#[inline(always)]
+fn cleanup_time(end: i64, lateness: i64) -> i64 {
+    (end - 1).saturating_add(lateness)
+}
+
+impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> {
+    /// Windows by `assigner`, aggregated by `agg`, keeping state `lateness` ms past the end.
+    pub fn new(assigner: W, lateness: i64, agg: A) -> Self {
+        WindowAggregate {
+            assigner,
+            agg,
+            lateness: lateness.max(0),
+            st: State {
+                wm: MIN_WATERMARK,
+                late: 0,
+                aligned: BTreeMap::new(),
+                sessions: HashMap::new(),
+            },
+            session_index: BTreeMap::new(),
+            _t: PhantomData,
+        }
+    }
+
+    /// Adds one keyed element; emits re-fired results through `out`, late elements through `late`.
+    #[inline(always)]
+    pub fn push(
+        &mut self,
+        (k, x): (K, T),
+        ts: i64,
+        out: &mut impl FnMut(Window<K, A::Out>, i64),
+        late: &mut impl FnMut(T, i64),
+    ) {
+        if let Some(gap) = self.assigner.session_gap() {
+            return self.push_session(k, x, ts, gap, out, late);
+        }
+        let (wm, lateness, agg, aligned) =
+            (self.st.wm, self.lateness, &self.agg, &mut self.st.aligned);
+        let mut accepted = false;
+        self.assigner.assign(ts, |start, end| {
+            if wm >= cleanup_time(end, lateness) {
+                return;
+            }
+            accepted = true;
+            let (_, keys) = aligned
+                .entry(end)
+                .or_insert_with(|| (start, HashMap::new()));
+            if let Some(acc) = keys.get_mut(&k) {
+                agg.add(acc, &x, ts);
+            } else {
+                let mut acc = agg.init();
+                agg.add(&mut acc, &x, ts);
+                keys.insert(k.clone(), acc);
+            }
+            if wm >= end - 1 {
+                let value = agg.result(&keys[&k]);
+                let w = Window {
+                    key: k.clone(),
+                    start: Timestamp::from_millis(start),
+                    end: Timestamp::from_millis(end),
+                    value,
+                };
+                out(w, end - 1);
+            }
+        });
+        if !accepted {
+            self.st.late += 1;
+            late(x, ts);
+        }
+    }
+
+    fn push_session(
+        &mut self,
+        k: K,
+        x: T,
+        ts: i64,
+        gap: i64,
+        out: &mut impl FnMut(Window<K, A::Out>, i64),
+        late: &mut impl FnMut(T, i64),
+    ) {
+        let (mut start, mut end) = (ts, ts.saturating_add(gap));
+        if self.st.wm >= cleanup_time(end, self.lateness) {
+            self.st.late += 1;
+            return late(x, ts);
+        }
+        let mut acc = self.agg.init();
+        self.agg.add(&mut acc, &x, ts);
+        let list = self.st.sessions.entry(k.clone()).or_default();
+        // Merging can grow the new session until it reaches a further one: repeat until stable.
+        loop {
+            let before = list.len();
+            let mut i = 0;
+            while i < list.len() {
+                if list[i].start <= end && list[i].end >= start {
+                    let s = list.swap_remove(i);
+                    unindex(&mut self.session_index, s.end, &k, s.start);
+                    start = start.min(s.start);
+                    end = end.max(s.end);
+                    self.agg.merge(&mut acc, s.acc);
+                } else {
+                    i += 1;
+                }
+            }
+            if list.len() == before {
+                break;
+            }
+        }
+        if self.st.wm >= end - 1 {
+            let w = Window {
+                key: k.clone(),
+                start: Timestamp::from_millis(start),
+                end: Timestamp::from_millis(end),
+                value: self.agg.result(&acc),
+            };
+            out(w, end - 1);
+        }
+        list.push(SessionWin { start, end, acc });
+        self.session_index
+            .entry(end)
+            .or_default()
+            .insert((k, start));
+    }
+
+    /// Advances to watermark `wm`: fires every window with `end - 1 <= wm` not fired yet, in
+    /// order of end then key, and drops state past its lateness.
+    pub fn on_watermark(&mut self, wm: i64, out: &mut impl FnMut(Window<K, A::Out>, i64)) {
+        let prev = self.st.wm;
+        if wm <= prev {
+            return;
+        }
+        self.st.wm = wm;
+        let first_unfired = prev.saturating_add(2); // end - 1 > prev
+        let lateness = self.lateness;
+        if self.assigner.session_gap().is_none() {
+            for (&end, (start, keys)) in self.st.aligned.range(first_unfired..) {
+                if end - 1 > wm {
+                    break;
+                }
+                let mut ks: Vec<_> = keys.iter().collect();
+                ks.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (k, acc) in ks {
+                    let w = Window {
+                        key: k.clone(),
+                        start: Timestamp::from_millis(*start),
+                        end: Timestamp::from_millis(end),
+                        value: self.agg.result(acc),
+                    };
+                    out(w, end - 1);
+                }
+            }
+            while let Some(e) = self.st.aligned.first_entry() {
+                if wm < cleanup_time(*e.key(), lateness) {
+                    break;
+                }
+                e.remove();
+            }
+            return;
+        }
+        for (&end, entries) in self.session_index.range(first_unfired..) {
+            if end - 1 > wm {
+                break;
+            }
+            for (k, start) in entries {
+                let s = self.st.sessions[k]
+                    .iter()
+                    .find(|s| s.start == *start && s.end == end);
+                let s = s.expect("session index and sessions agree");
+                let w = Window {
+                    key: k.clone(),
+                    start: Timestamp::from_millis(s.start),
+                    end: Timestamp::from_millis(end),
+                    value: self.agg.result(&s.acc),
+                };
+                out(w, end - 1);
+            }
+        }
+        while let Some(e) = self.session_index.first_entry() {
+            if wm < cleanup_time(*e.key(), lateness) {
+                break;
+            }
+            let end = *e.key();
+            for (k, start) in e.remove() {
+                let list = self
+                    .st
+                    .sessions
+                    .get_mut(&k)
+                    .expect("indexed key has sessions");
+                list.retain(|s| !(s.start == start && s.end == end));
+                if list.is_empty() {
+                    self.st.sessions.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Number of windows (aligned) or sessions currently held.
+    pub fn open_windows(&self) -> usize {
+        self.st
+            .aligned
+            .values()
+            .map(|(_, m)| m.len())
+            .sum::<usize>()
+            + self.st.sessions.values().map(Vec::len).sum::<usize>()
+    }
+}
+
+fn unindex<K: Ord>(index: &mut BTreeMap<i64, BTreeSet<(K, i64)>>, end: i64, k: &K, start: i64)
+where
+    K: Clone,
+{
+    if let Some(set) = index.get_mut(&end) {
+        set.remove(&(k.clone(), start));
+        if set.is_empty() {
+            index.remove(&end);
+        }
+    }
+}
+
+impl<K: Key, T, A: Aggregate<T>, W> Node for WindowAggregate<K, T, A, W> {
+    type Out = Window<K, A::Out>;
+}
+
+impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
+    fn snapshot(&self) -> Result<Option<Vec<u8>>> {
+        encode(&self.st)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<()> {
+        self.st = decode(bytes)?;
+        self.session_index.clear();
+        for (k, list) in &self.st.sessions {
+            for s in list {
+                self.session_index
+                    .entry(s.end)
+                    .or_default()
+                    .insert((k.clone(), s.start));
+            }
+        }
+        Ok(())
+    }
+    fn late_dropped(&self) -> u64 {
+        self.st.late
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{Count, Sum};
+    use crate::window::{Session, Sliding, Tumbling};
+
+    type Out = Vec<(String, i64, i64, u64, i64)>;
+
+    struct H<W: WindowAssigner> {
+        op: WindowAggregate<String, i64, Count, W>,
+        out: Out,
+        late: Vec<i64>,
+    }
+
+    impl<W: WindowAssigner> H<W> {
+        fn new(w: W, lateness: i64) -> Self {
+            H {
+                op: WindowAggregate::new(w, lateness, Count),
+                out: vec![],
+                late: vec![],
+            }
+        }
+        fn push(&mut self, k: &str, ts: i64) {
+            let (out, late) = (&mut self.out, &mut self.late);
+            self.op.push(
+                (k.to_string(), ts),
+                ts,
+                &mut |w, t| out.push((w.key, w.start.millis(), w.end.millis(), w.value, t)),
+                &mut |x, _| late.push(x),
+            );
+        }
+        fn wm(&mut self, w: i64) {
+            let out = &mut self.out;
+            self.op.on_watermark(w, &mut |w, t| {
+                out.push((w.key, w.start.millis(), w.end.millis(), w.value, t))
+            });
+        }
+        fn take(&mut self) -> Out {
+            std::mem::take(&mut self.out)
+        }
+    }
+
+    fn r(k: &str, s: i64, e: i64, n: u64) -> (String, i64, i64, u64, i64) {
+        (k.into(), s, e, n, e - 1)
+    }
+
+    #[test]
+    fn fires_exactly_at_end_minus_one() {
+        let mut h = H::new(Tumbling::millis(10), 0);
+        h.push("a", 9); // end - 1: inside [0, 10)
+        h.push("a", 10); // end: next window
+        h.wm(8);
+        assert_eq!(h.take(), [], "W = end - 2 does not fire");
+        h.wm(9);
+        assert_eq!(h.take(), [r("a", 0, 10, 1)], "W = end - 1 fires");
+        h.wm(19);
+        assert_eq!(h.take(), [r("a", 10, 20, 1)]);
+    }
+
+    #[test]
+    fn lateness_limit_is_inclusive() {
+        let mut h = H::new(Tumbling::millis(10), 5);
+        h.push("a", 3);
+        h.wm(9);
+        assert_eq!(h.take(), [r("a", 0, 10, 1)]);
+        h.wm(13); // end - 1 + L = 14 not reached: state kept
+        h.push("a", 4);
+        assert_eq!(
+            h.take(),
+            [r("a", 0, 10, 2)],
+            "late within lateness re-emits"
+        );
+        h.wm(14); // W = end - 1 + L: state dropped
+        h.push("a", 5);
+        assert_eq!(h.take(), [], "no re-emission after cleanup");
+        assert_eq!(h.late, [5], "beyond lateness goes to the late output");
+        assert_eq!(h.op.late_dropped(), 1);
+        assert_eq!(h.op.open_windows(), 0);
+    }
+
+    #[test]
+    fn zero_lateness_element_at_watermark_is_late() {
+        let mut h = H::new(Tumbling::millis(10), 0);
+        h.wm(9);
+        h.push("a", 9);
+        assert_eq!(h.late, [9], "window [0,10) fired at W=9 and was dropped");
+        h.push("a", 10);
+        assert!(h.late.len() == 1, "ts 10 belongs to [10,20), not late");
+    }
+
+    #[test]
+    fn sliding_late_only_if_all_windows_late() {
+        let mut h = H::new(Sliding::millis(10, 5), 0);
+        h.wm(9); // [0,10) closed; [5,15) open
+        h.push("a", 7);
+        assert!(h.late.is_empty());
+        h.wm(14);
+        assert_eq!(h.take(), [r("a", 5, 15, 1)]);
+    }
+
+    #[test]
+    fn results_ordered_by_key() {
+        let mut h = H::new(Tumbling::millis(10), 0);
+        for k in ["c", "a", "b", "a"] {
+            h.push(k, 1);
+        }
+        h.wm(i64::MAX);
+        assert_eq!(
+            h.take(),
+            [r("a", 0, 10, 2), r("b", 0, 10, 1), r("c", 0, 10, 1)]
+        );
+    }
+
+    #[test]
+    fn sessions_merge_and_fire_at_gap() {
+        let mut h = H::new(Session::millis(10), 0);
+        h.push("a", 0);
+        h.push("a", 5); // [0,15)
+        h.push("a", 30); // [30,40)
+        h.wm(13);
+        assert_eq!(h.take(), []);
+        h.wm(14);
+        assert_eq!(h.take(), [r("a", 0, 15, 2)]);
+        h.wm(39);
+        assert_eq!(h.take(), [r("a", 30, 40, 1)]);
+    }
+
+    #[test]
+    fn late_element_bridges_two_sessions() {
+        let mut h = H::new(Session::millis(10), 100);
+        h.push("a", 0); // [0,10)
+        h.push("a", 18); // [18,28)
+        h.wm(30); // both fired, kept for lateness
+        assert_eq!(h.take(), [r("a", 0, 10, 1), r("a", 18, 28, 1)]);
+        h.push("a", 9); // [9,19) touches both: one session [0,28)
+        assert_eq!(h.take(), [r("a", 0, 28, 3)]);
+        assert_eq!(h.op.open_windows(), 1);
+        h.wm(i64::MAX);
+        assert_eq!(h.op.open_windows(), 0);
+    }
+
+    #[test]
+    fn snapshot_restore_continues_identically() {
+        let mut a = H::new(Session::millis(10), 0);
+        let mut b = H::new(Session::millis(10), 0);
+        for t in [0, 4, 30] {
+            a.push("x", t);
+        }
+        a.wm(20);
+        let bytes = a.op.snapshot().unwrap().unwrap();
+        b.op.restore(&bytes).unwrap();
+        for h in [&mut a, &mut b] {
+            h.take();
+            h.push("x", 35);
+            h.wm(i64::MAX);
+        }
+        assert_eq!(a.take(), b.take());
+    }
+
+    #[test]
+    fn sum_over_keyed_pairs() {
+        let mut op =
+            WindowAggregate::<u8, i64, _, _>::new(Tumbling::millis(10), 0, Sum(|x: &i64| *x));
+        let mut got = vec![];
+        for (k, v) in [(1, 5), (1, 6), (2, 1)] {
+            op.push((k, v), 0, &mut |w, _| got.push(w), &mut |_, _| {});
+        }
+        op.on_watermark(9, &mut |w, _| got.push(w));
+        assert_eq!(
+            got.iter().map(|w| (w.key, w.value)).collect::<Vec<_>>(),
+            [(1, 11), (2, 1)]
+        );
+    }
+}

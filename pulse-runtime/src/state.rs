@@ -1,0 +1,27 @@
+//! What may live in operator state: keys and values that checkpoints can serialize.
+
+use std::hash::Hash;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A value that can be kept in state: checkpoints serialize it with a compact binary format.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be kept in operator state",
+    label = "state must be serializable for checkpoints",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
+)]
+pub trait StateValue: Serialize + DeserializeOwned + 'static {}
+impl<T: Serialize + DeserializeOwned + 'static> StateValue for T {}
+
+/// A key of a keyed stream.
+///
+/// Keys are hashed to find their state, ordered so that results fire in a deterministic order,
+/// and serialized into checkpoints.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a key",
+    label = "returned by this `key_by`",
+    note = "keys must be `Clone + Eq + Hash + Ord + Serialize + Deserialize`: integers, `String`, `bool`, or tuples of them"
+)]
+pub trait Key: Clone + Eq + Hash + Ord + StateValue {}
+impl<K: Clone + Eq + Hash + Ord + StateValue> Key for K {}

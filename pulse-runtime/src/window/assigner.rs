@@ -1,0 +1,191 @@
+//! Window assigners: which windows an element at time `ts` belongs to.
+
+use std::time::Duration;
+
+use crate::time::duration_ms;
+
+/// Assigns elements to windows `[start, end)`.
+pub trait WindowAssigner: Clone + 'static {
+    /// Calls `f(start, end)` for each aligned window containing `ts`. Not called for sessions.
+    fn assign(&self, ts: i64, f: impl FnMut(i64, i64));
+    /// `Some(gap)` for merging session windows, `None` for aligned windows.
+    fn session_gap(&self) -> Option<i64> {
+        None
+    }
+    /// A short description, for `--explain`.
+    fn describe(&self) -> String;
+}
+
+/// Fixed-size, non-overlapping windows aligned to the epoch (plus an optional offset).
+///
+/// # Examples
+/// ```
+/// use pulse_runtime::window::{Tumbling, WindowAssigner};
+/// let mut ws = vec![];
+/// Tumbling::secs(10).assign(12_345, |s, e| ws.push((s, e)));
+/// assert_eq!(ws, [(10_000, 20_000)]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tumbling {
+    size: i64,
+    offset: i64,
+}
+
+impl Tumbling {
+    /// Windows of `size`.
+    pub fn of(size: Duration) -> Self {
+        Self::millis(duration_ms(size))
+    }
+    /// Windows of `ms` milliseconds.
+    pub fn millis(ms: i64) -> Self {
+        assert!(ms > 0, "a tumbling window must be longer than 0 ms");
+        Tumbling {
+            size: ms,
+            offset: 0,
+        }
+    }
+    /// Windows of `s` seconds.
+    pub fn secs(s: i64) -> Self {
+        Self::millis(s.saturating_mul(1000))
+    }
+    /// Windows of `m` minutes.
+    pub fn minutes(m: i64) -> Self {
+        Self::secs(m.saturating_mul(60))
+    }
+    /// Shifts window starts by `offset` (e.g. to align days to a time zone).
+    pub fn with_offset(self, offset: Duration) -> Self {
+        Tumbling {
+            offset: duration_ms(offset).rem_euclid(self.size),
+            ..self
+        }
+    }
+}
+
+impl WindowAssigner for Tumbling {
+    #[inline(always)]
+    fn assign(&self, ts: i64, mut f: impl FnMut(i64, i64)) {
+        let start = ts - (ts - self.offset).rem_euclid(self.size);
+        f(start, start.saturating_add(self.size))
+    }
+    fn describe(&self) -> String {
+        format!("tumbling {} ms", self.size)
+    }
+}
+
+/// Fixed-size windows that start every `slide`; an element belongs to `size / slide` windows.
+///
+/// # Examples
+/// ```
+/// use pulse_runtime::window::{Sliding, WindowAssigner};
+/// let mut ws = vec![];
+/// Sliding::secs(10, 5).assign(12_000, |s, e| ws.push((s, e)));
+/// assert_eq!(ws, [(10_000, 20_000), (5_000, 15_000)]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sliding {
+    size: i64,
+    slide: i64,
+}
+
+impl Sliding {
+    /// Windows of `size` starting every `slide`.
+    pub fn of(size: Duration, slide: Duration) -> Self {
+        Self::millis(duration_ms(size), duration_ms(slide))
+    }
+    /// Windows of `size` ms starting every `slide` ms.
+    pub fn millis(size: i64, slide: i64) -> Self {
+        assert!(
+            size > 0 && slide > 0,
+            "sliding window size and slide must be longer than 0 ms"
+        );
+        Sliding { size, slide }
+    }
+    /// Windows of `size` seconds starting every `slide` seconds.
+    pub fn secs(size: i64, slide: i64) -> Self {
+        Self::millis(size.saturating_mul(1000), slide.saturating_mul(1000))
+    }
+}
+
+impl WindowAssigner for Sliding {
+    #[inline(always)]
+    fn assign(&self, ts: i64, mut f: impl FnMut(i64, i64)) {
+        let last_start = ts - ts.rem_euclid(self.slide);
+        let mut start = last_start;
+        while start > ts - self.size {
+            f(start, start.saturating_add(self.size));
+            start -= self.slide;
+        }
+    }
+    fn describe(&self) -> String {
+        format!("sliding {} ms every {} ms", self.size, self.slide)
+    }
+}
+
+/// Per-key windows that close after `gap` without elements; overlapping sessions merge.
+///
+/// An element at `ts` opens `[ts, ts + gap)`; sessions that touch or overlap merge (as in Flink).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Session {
+    gap: i64,
+}
+
+impl Session {
+    /// Sessions closed by `gap` of inactivity.
+    pub fn with_gap(gap: Duration) -> Self {
+        Self::millis(duration_ms(gap))
+    }
+    /// Sessions closed by `ms` milliseconds of inactivity.
+    pub fn millis(ms: i64) -> Self {
+        assert!(ms > 0, "a session gap must be longer than 0 ms");
+        Session { gap: ms }
+    }
+    /// Sessions closed by `s` seconds of inactivity.
+    pub fn secs(s: i64) -> Self {
+        Self::millis(s.saturating_mul(1000))
+    }
+    /// Sessions closed by `m` minutes of inactivity.
+    pub fn minutes(m: i64) -> Self {
+        Self::secs(m.saturating_mul(60))
+    }
+}
+
+impl WindowAssigner for Session {
+    fn assign(&self, _: i64, _: impl FnMut(i64, i64)) {}
+    fn session_gap(&self) -> Option<i64> {
+        Some(self.gap)
+    }
+    fn describe(&self) -> String {
+        format!("session gap {} ms", self.gap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn windows(a: &impl WindowAssigner, ts: i64) -> Vec<(i64, i64)> {
+        let mut v = vec![];
+        a.assign(ts, |s, e| v.push((s, e)));
+        v
+    }
+
+    #[test]
+    fn tumbling_boundaries() {
+        let t = Tumbling::millis(10);
+        assert_eq!(windows(&t, 9), [(0, 10)], "end - 1 is inside");
+        assert_eq!(windows(&t, 10), [(10, 20)], "end starts the next window");
+        assert_eq!(windows(&t, -1), [(-10, 0)], "negative timestamps floor");
+        let o = Tumbling::millis(10).with_offset(Duration::from_millis(3));
+        assert_eq!(windows(&o, 12), [(3, 13)]);
+        assert_eq!(windows(&o, 13), [(13, 23)]);
+    }
+
+    #[test]
+    fn sliding_covers_every_overlapping_window() {
+        let s = Sliding::millis(10, 5);
+        assert_eq!(windows(&s, 9), [(5, 15), (0, 10)]);
+        assert_eq!(windows(&s, 10), [(10, 20), (5, 15)]);
+        let uneven = Sliding::millis(10, 3);
+        assert_eq!(windows(&uneven, 9), [(9, 19), (6, 16), (3, 13), (0, 10)]);
+    }
+}
