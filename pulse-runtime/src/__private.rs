@@ -196,8 +196,83 @@ pub mod ops {
         f
     }
 
-    #[doc(hidden)]
-    pub fn _window_type_check<K, V>(_: &Window<K, V>) {}
+    #[inline(always)]
+    pub fn pusher<St, F: Fn(&mut St, usize, &mut dyn std::any::Any)>(_: &St, f: F) -> F {
+        f
+    }
+    #[inline(always)]
+    pub fn setter<St, F: Fn(&mut St, usize, i64)>(_: &St, f: F) -> F {
+        f
+    }
+    #[inline(always)]
+    pub fn idler<St, F: Fn(&mut St, usize, bool)>(_: &St, f: F) -> F {
+        f
+    }
+    #[inline(always)]
+    pub fn drainer<St, F: Fn(&mut St, usize, &mut dyn std::any::Any)>(_: &St, f: F) -> F {
+        f
+    }
+    #[inline(always)]
+    pub fn snapshotter<St, F: Fn(&St) -> crate::Result<Snapshot>>(_: &St, f: F) -> F {
+        f
+    }
+    #[inline(always)]
+    pub fn restorer<St, F: Fn(&mut St, &Snapshot) -> crate::Result<()>>(_: &St, f: F) -> F {
+        f
+    }
+    #[inline(always)]
+    pub fn counter<St, F: Fn(&St) -> u64>(_: &St, f: F) -> F {
+        f
+    }
+
+    /// Keeps `Window` reachable for the generated code's type annotations.
+    pub type WindowOf<K, V> = Window<K, V>;
+}
+
+/// The graph `#[pipeline]` emits: the operator tuple and one non-capturing closure per entry
+/// point, each typed by a witness so it can destructure the tuple.
+pub struct CompiledGraph<St, Pu, Wm, Id, Dr, Sn, Rs, Lt> {
+    pub st: St,
+    pub push: Pu,
+    pub watermark: Wm,
+    pub idle: Id,
+    pub drain: Dr,
+    pub snapshot: Sn,
+    pub restore: Rs,
+    pub late: Lt,
+}
+
+impl<St, Pu, Wm, Id, Dr, Sn, Rs, Lt> Graph for CompiledGraph<St, Pu, Wm, Id, Dr, Sn, Rs, Lt>
+where
+    Pu: Fn(&mut St, usize, &mut dyn std::any::Any),
+    Wm: Fn(&mut St, usize, i64),
+    Id: Fn(&mut St, usize, bool),
+    Dr: Fn(&mut St, usize, &mut dyn std::any::Any),
+    Sn: Fn(&St) -> crate::Result<Snapshot>,
+    Rs: Fn(&mut St, &Snapshot) -> crate::Result<()>,
+    Lt: Fn(&St) -> u64,
+{
+    fn push_batch(&mut self, port: usize, batch: &mut dyn std::any::Any) {
+        (self.push)(&mut self.st, port, batch)
+    }
+    fn input_watermark(&mut self, port: usize, wm: i64) {
+        (self.watermark)(&mut self.st, port, wm)
+    }
+    fn set_idle(&mut self, port: usize, idle: bool) {
+        (self.idle)(&mut self.st, port, idle)
+    }
+    fn drain_output(&mut self, port: usize, out: &mut dyn std::any::Any) {
+        (self.drain)(&mut self.st, port, out)
+    }
+    fn snapshot(&self) -> crate::Result<Snapshot> {
+        (self.snapshot)(&self.st)
+    }
+    fn restore(&mut self, snapshot: &Snapshot) -> crate::Result<()> {
+        (self.restore)(&mut self.st, snapshot)
+    }
+    fn late_dropped(&self) -> u64 {
+        (self.late)(&self.st)
+    }
 }
 
 /// Names a restore error after the operator it concerns.

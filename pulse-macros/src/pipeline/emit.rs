@@ -1,0 +1,517 @@
+//! Emits the pipeline type: one concrete graph of statically dispatched operators.
+//!
+//! Shape (see `shared/emission-pattern.md`): operators live in one inferred tuple; each entry
+//! point is a non-capturing closure typed by a witness, destructuring the tuple for disjoint
+//! borrows; operators call each other through nested `&mut FnMut(T, i64)` callbacks; fan-out
+//! clones for all but the last consumer; fan-in nodes (union, join) buffer their input and are
+//! drained in topological order; watermarks move in one topological pass.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use super::model::{Consumer, Kind, PipelineGraph, type_name};
+use super::parse::Parsed;
+
+fn n(k: usize) -> syn::Ident {
+    format_ident!("n{}", k)
+}
+fn b(k: usize) -> syn::Ident {
+    format_ident!("b{}", k)
+}
+fn o(j: usize) -> syn::Ident {
+    format_ident!("o{}", j)
+}
+
+struct Emitter<'a> {
+    g: &'a PipelineGraph,
+}
+
+impl Emitter<'_> {
+    /// Every slot of the state tuple, in order: nodes, join buffers, outputs, marks.
+    fn slots(&self) -> Vec<syn::Ident> {
+        let mut v: Vec<_> = (0..self.g.nodes.len()).map(n).collect();
+        for (k, node) in self.g.nodes.iter().enumerate() {
+            if matches!(node.kind, Kind::Join { .. }) {
+                v.push(b(k));
+            }
+        }
+        v.extend((0..self.g.outputs.len()).map(o));
+        v.push(format_ident!("__w"));
+        v
+    }
+
+    fn pattern(&self) -> TokenStream {
+        let s = self.slots();
+        quote!((#(#s),*))
+    }
+
+    /// Code that hands `x` (at `ts`) to every consumer of `(node, port)`.
+    fn to_consumers(&self, node: usize, port: u8) -> TokenStream {
+        let cs = self.g.consumers(node, port);
+        if cs.is_empty() {
+            return quote! { let _ = (x, ts); };
+        }
+        let last = cs.len() - 1;
+        let pushes = cs.iter().enumerate().map(|(i, c)| {
+            let push = self.push_into(*c);
+            if i == last {
+                push
+            } else {
+                let span = match c {
+                    Consumer::Node { span, .. } => *span,
+                    Consumer::Output(j) => self.g.outputs[*j].port.span,
+                };
+                let clone = quote_spanned!(span=> ::pulse::__private::ops::fan_out(&x));
+                quote! { { let x = #clone; #push } }
+            }
+        });
+        quote! { #(#pushes)* }
+    }
+
+    /// Code that pushes `x` into one consumer.
+    fn push_into(&self, c: Consumer) -> TokenStream {
+        let (k, input, span) = match c {
+            Consumer::Output(j) => {
+                let oj = o(j);
+                let same =
+                    quote_spanned!(self.g.outputs[j].port.span=> ::pulse::__private::ops::same(x));
+                return quote! { #oj.push((#same, ts)); };
+            }
+            Consumer::Node { node, input, span } => (node, input, span),
+        };
+        let nk = n(k);
+        let node = &self.g.nodes[k];
+        match &node.kind {
+            Kind::Union => {
+                let same = quote_spanned!(span=> ::pulse::__private::ops::same(x));
+                quote! { #nk.buf.push((#same, ts)); }
+            }
+            Kind::Join { .. } => {
+                let bk = b(k);
+                let side = if input == 0 {
+                    quote!(Left)
+                } else {
+                    quote!(Right)
+                };
+                quote! { #bk.buf.push((::pulse::__private::Either::#side(x), ts)); }
+            }
+            Kind::Late => self.to_consumers(k, 0),
+            Kind::Window { .. } => {
+                let main = self.to_consumers(k, 0);
+                let late = self.to_consumers(k, 1);
+                quote! { #nk.push(x, ts, &mut |x, ts| { #main }, &mut |x, ts| { #late }); }
+            }
+            _ => {
+                let main = self.to_consumers(k, 0);
+                quote! { #nk.push(x, ts, &mut |x, ts| { #main }); }
+            }
+        }
+    }
+
+    /// `let nK = ops::..(&upstream, args);` for every node, spanned at the user's operator.
+    fn constructors(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        for (k, node) in self.g.nodes.iter().enumerate() {
+            let nk = n(k);
+            let sp = node.span;
+            let up = node.inputs.first().map(|e| n(e.from));
+            let ctor = match &node.kind {
+                Kind::Source { ty, .. } => {
+                    let ts = syn::spanned::Spanned::span(ty);
+                    quote_spanned!(ts=> ::pulse::__private::ops::source::<#ty>())
+                }
+                Kind::Map(f) => quote_spanned!(sp=> ::pulse::__private::ops::map(&#up, #f)),
+                Kind::Filter(f) => quote_spanned!(sp=> ::pulse::__private::ops::filter(&#up, #f)),
+                Kind::FilterMap(f) => {
+                    quote_spanned!(sp=> ::pulse::__private::ops::filter_map(&#up, #f))
+                }
+                Kind::FlatMap(f) => {
+                    quote_spanned!(sp=> ::pulse::__private::ops::flat_map(&#up, #f))
+                }
+                Kind::Inspect(f) => quote_spanned!(sp=> ::pulse::__private::ops::inspect(&#up, #f)),
+                Kind::KeyBy(f) => quote_spanned!(sp=> ::pulse::__private::ops::key_by(&#up, #f)),
+                Kind::Watermark(s) => {
+                    quote_spanned!(sp=> ::pulse::__private::ops::watermark(&#up, #s))
+                }
+                Kind::Window {
+                    assigner,
+                    lateness,
+                    agg,
+                } => {
+                    let l = match lateness {
+                        Some(l) => quote!(#l),
+                        None => quote!(::std::time::Duration::ZERO),
+                    };
+                    quote_spanned!(sp=> ::pulse::__private::ops::window(&#up, #assigner, #l, #agg))
+                }
+                Kind::Late => quote_spanned!(sp=> ::pulse::__private::ops::late(&#up)),
+                Kind::Union => quote_spanned!(sp=> ::pulse::__private::ops::union(&#up)),
+                Kind::Join { assigner, f } => {
+                    let (l, r) = (n(node.inputs[0].from), n(node.inputs[1].from));
+                    let bk = b(k);
+                    out.extend(quote! { let #bk = ::pulse::__private::ops::join_input(&#l, &#r); });
+                    quote_spanned!(sp=> ::pulse::__private::ops::join(&#l, &#r, #assigner, #f))
+                }
+                Kind::Process(f) => quote_spanned!(sp=> ::pulse::__private::ops::process(&#up, #f)),
+            };
+            out.extend(quote! { let #nk = #ctor; });
+        }
+        for (j, out_port) in self.g.outputs.iter().enumerate() {
+            let oj = o(j);
+            let ty = &out_port.port.ty;
+            out.extend(quote! { let #oj: ::std::vec::Vec<(#ty, i64)> = ::std::vec::Vec::new(); });
+        }
+        out
+    }
+
+    fn fan_in_nodes(&self) -> Vec<usize> {
+        (0..self.g.nodes.len())
+            .filter(|&k| self.g.nodes[k].kind.is_fan_in())
+            .collect()
+    }
+
+    /// One drain closure per fan-in node, and `__drain` running them in topological order.
+    fn drains(&self) -> TokenStream {
+        let pat = self.pattern();
+        let mut out = TokenStream::new();
+        let mut names = vec![];
+        for k in self.fan_in_nodes() {
+            let name = format_ident!("__drain_{}", k);
+            let nk = n(k);
+            let body = match &self.g.nodes[k].kind {
+                Kind::Union => {
+                    let c = self.to_consumers(k, 0);
+                    quote! { for (x, ts) in #nk.buf.drain(..) { #c } }
+                }
+                _ => {
+                    let bk = b(k);
+                    let c = self.to_consumers(k, 0);
+                    quote! { for (x, ts) in #bk.buf.drain(..) { #nk.push(x, ts, &mut |x, ts| { #c }); } }
+                }
+            };
+            out.extend(quote! {
+                let #name = ::pulse::__private::ops::step(&st, |st| { let #pat = &mut *st; #body });
+            });
+            names.push(name);
+        }
+        out.extend(quote! {
+            let __drain = ::pulse::__private::ops::step(&st, move |st| { #( #names(st); )* });
+        });
+        out
+    }
+
+    /// The watermark pass: every node in topological order, min over inputs.
+    fn propagate(&self) -> TokenStream {
+        let pat = self.pattern();
+        let steps = self
+            .g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, nd)| !matches!(nd.kind, Kind::Source { .. }))
+            .map(|(k, node)| {
+                let nk = n(k);
+                let inputs: Vec<usize> = node.inputs.iter().map(|e| e.from).collect();
+                let drain = if node.kind.is_fan_in() {
+                    let d = format_ident!("__drain_{}", k);
+                    quote! { #d(st); }
+                } else {
+                    quote!()
+                };
+                let fire = match node.kind {
+                    Kind::Window { .. } | Kind::Join { .. } => {
+                        let c = self.to_consumers(k, 0);
+                        quote! { #nk.on_watermark(m, &mut |x, ts| { #c }); }
+                    }
+                    _ => quote!(),
+                };
+                let out_wm = match node.kind {
+                    Kind::Watermark(_) => quote! { #nk.current().max(__w.inp[#k]) },
+                    _ => quote! { __w.inp[#k] },
+                };
+                quote! {
+                    #drain
+                    {
+                        let #pat = &mut *st;
+                        if let ::std::option::Option::Some(m) = __w.min_over(&[#(#inputs),*]) {
+                            if m > __w.inp[#k] {
+                                __w.inp[#k] = m;
+                                #fire
+                            }
+                        }
+                        __w.out[#k] = #out_wm;
+                    }
+                }
+            });
+        quote! {
+            let __prop = ::pulse::__private::ops::step(&st, move |st| {
+                #(#steps)*
+            });
+        }
+    }
+
+    fn push_arms(&self) -> TokenStream {
+        let pat = self.pattern();
+        let wm_nodes: Vec<usize> = (0..self.g.nodes.len())
+            .filter(|&k| matches!(self.g.nodes[k].kind, Kind::Watermark(_)))
+            .collect();
+        let wm_checks = wm_nodes.iter().map(|&k| {
+            let nk = n(k);
+            quote! { || #nk.current() > __w.out[#k] }
+        });
+        let advanced = quote! { { let #pat = &*st; false #(#wm_checks)* } };
+        let arms = self.g.nodes.iter().enumerate().filter_map(|(k, node)| {
+            let Kind::Source { port, ty } = &node.kind else {
+                return None;
+            };
+            let nk = n(k);
+            let c = self.to_consumers(k, 0);
+            let msg = format!("input {port} takes batches of `{}`", type_name(ty));
+            Some(quote! {
+                #port => {
+                    let batch = batch.downcast_mut::<::std::vec::Vec<#ty>>().expect(#msg);
+                    for x in batch.drain(..) {
+                        let ts = ::pulse::__private::Event::event_time(&x).millis();
+                        {
+                            let #pat = &mut *st;
+                            #nk.push(x, ts, &mut |x, ts| { #c });
+                        }
+                        __drain(st);
+                        if #advanced {
+                            __prop(st);
+                        }
+                    }
+                }
+            })
+        });
+        quote! {
+            let __push = ::pulse::__private::ops::pusher(&st, move |st, port, batch| {
+                match port {
+                    #(#arms)*
+                    _ => panic!("no input port {port}"),
+                }
+            });
+        }
+    }
+
+    fn ports(&self) -> TokenStream {
+        let pat = self.pattern();
+        let sources: Vec<usize> = self
+            .g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, nd)| matches!(nd.kind, Kind::Source { .. }))
+            .map(|(k, _)| k)
+            .collect();
+        let nsrc = sources.len();
+        let drain_arms = self.g.outputs.iter().enumerate().map(|(j, op)| {
+            let oj = o(j);
+            let ty = &op.port.ty;
+            let msg = format!("output {j} takes batches of `({}, i64)`", type_name(ty));
+            quote! {
+                #j => out.downcast_mut::<::std::vec::Vec<(#ty, i64)>>().expect(#msg).append(#oj),
+            }
+        });
+        let stateful: Vec<_> = self
+            .g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, nd)| nd.kind.is_stateful())
+            .collect();
+        let saves = stateful.iter().map(|(k, nd)| {
+            let nk = n(*k);
+            let id = &nd.id;
+            quote! {
+                if let ::std::option::Option::Some(bytes) = ::pulse::__private::Operator::snapshot(#nk).map_err(|e| ::pulse::__private::state_error(#id, e))? {
+                    snap.insert(::std::string::String::from(#id), bytes);
+                }
+            }
+        });
+        let loads = stateful.iter().map(|(k, nd)| {
+            let nk = n(*k);
+            let id = &nd.id;
+            quote! {
+                if let ::std::option::Option::Some(bytes) = snap.get(#id) {
+                    ::pulse::__private::Operator::restore(#nk, bytes).map_err(|e| ::pulse::__private::state_error(#id, e))?;
+                }
+            }
+        });
+        let lates = stateful.iter().map(|(k, _)| {
+            let nk = n(*k);
+            quote! { + ::pulse::__private::Operator::late_dropped(#nk) }
+        });
+        quote! {
+            let __srcs: [usize; #nsrc] = [#(#sources),*];
+            let __set_wm = ::pulse::__private::ops::setter(&st, move |st, port, wm| {
+                {
+                    let #pat = &mut *st;
+                    let k = __srcs[port];
+                    if wm > __w.out[k] {
+                        __w.out[k] = wm;
+                    }
+                }
+                __prop(st);
+            });
+            let __set_idle = ::pulse::__private::ops::idler(&st, move |st, port, idle| {
+                {
+                    let #pat = &mut *st;
+                    __w.idle[__srcs[port]] = idle;
+                }
+                __prop(st);
+            });
+            let __drain_out = ::pulse::__private::ops::drainer(&st, |st, port, out| {
+                let #pat = &mut *st;
+                match port {
+                    #(#drain_arms)*
+                    _ => panic!("no output port {port}"),
+                }
+            });
+            let __snapshot = ::pulse::__private::ops::snapshotter(&st, |st| {
+                let #pat = st;
+                let mut snap = ::pulse::__private::Snapshot::new();
+                #(#saves)*
+                snap.insert(::std::string::String::from("__watermarks"), __w.save()?);
+                ::std::result::Result::Ok(snap)
+            });
+            let __restore = ::pulse::__private::ops::restorer(&st, |st, snap| {
+                let #pat = &mut *st;
+                #(#loads)*
+                if let ::std::option::Option::Some(bytes) = snap.get("__watermarks") {
+                    __w.load(bytes)?;
+                }
+                ::std::result::Result::Ok(())
+            });
+            let __late = ::pulse::__private::ops::counter(&st, |st| {
+                let #pat = st;
+                0 #(#lates)*
+            });
+        }
+    }
+}
+
+pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) -> TokenStream {
+    let g = &parsed.graph;
+    let e = Emitter { g };
+    let name = syn::Ident::new(&g.name, Span::call_site());
+    let name_str = &g.name;
+    let prelude = &parsed.prelude;
+    let ctors = e.constructors();
+    let fan_out_checks = parsed.fan_outs.iter().map(|f| {
+        let nk = n(f.node);
+        quote_spanned!(f.span=> ::pulse::__private::ops::check_fan_out(&#nk);)
+    });
+    let slots = e.slots();
+    let count = g.nodes.len();
+    let inits = slots.iter().map(|s| {
+        if s == "__w" {
+            quote!(::pulse::__private::Marks::<#count>::new())
+        } else {
+            quote!(#s)
+        }
+    });
+    let drains = e.drains();
+    let prop = e.propagate();
+    let push = e.push_arms();
+    let ports = e.ports();
+    let inputs = g.inputs.iter().map(|p| {
+        let (pn, ty) = (&p.name, type_name(&p.ty));
+        quote!(::pulse::__private::PortInfo { name: #pn, ty: #ty })
+    });
+    let outputs = g.outputs.iter().map(|p| {
+        let (pn, ty) = (&p.port.name, type_name(&p.port.ty));
+        quote!(::pulse::__private::PortInfo { name: #pn, ty: #ty })
+    });
+    let text = g.to_text();
+    let mermaid = g.to_mermaid();
+    let open_sources = g.inputs.iter().enumerate().map(|(i, p)| {
+        let ty = &p.ty;
+        quote_spanned!(p.span=> #i => ::pulse::__private::open_source::<#ty>(spec),)
+    });
+    let open_sinks = g.outputs.iter().enumerate().map(|(j, p)| {
+        let ty = &p.port.ty;
+        quote_spanned!(p.port.span=> #j => ::pulse::__private::open_sink::<#ty>(spec),)
+    });
+    let input_impls = g.inputs.iter().enumerate().map(|(i, p)| {
+        let ty = &p.ty;
+        quote!(impl ::pulse::__private::Input<#i> for #name { type Item = #ty; })
+    });
+    let output_impls = g.outputs.iter().enumerate().map(|(j, p)| {
+        let ty = &p.port.ty;
+        quote!(impl ::pulse::__private::Output<#j> for #name { type Item = #ty; })
+    });
+    let doc =
+        format!("The `{name_str}` pipeline, compiled by `#[pipeline]`.\n\n```text\n{text}```");
+    let docs: Vec<_> = attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let doc_attr = if docs.is_empty() {
+        quote!(#[doc = #doc])
+    } else {
+        quote!(#(#docs)*)
+    };
+    quote! {
+        #doc_attr
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, Default)]
+        #vis struct #name;
+
+        const _: () = {
+            #[automatically_derived]
+            impl ::pulse::__private::Pipeline for #name {
+                const NAME: &'static str = #name_str;
+                const INPUTS: &'static [::pulse::__private::PortInfo] = &[#(#inputs),*];
+                const OUTPUTS: &'static [::pulse::__private::PortInfo] = &[#(#outputs),*];
+                const EXPLAIN: ::pulse::__private::Explain = ::pulse::__private::Explain { text: #text, mermaid: #mermaid };
+
+                #[allow(unused, clippy::all)]
+                fn build(&self) -> impl ::pulse::__private::Graph + use<> {
+                    #(#prelude)*
+                    #ctors
+                    #(#fan_out_checks)*
+                    let st = (#(#inits,)*);
+                    #drains
+                    #prop
+                    #push
+                    #ports
+                    ::pulse::__private::CompiledGraph {
+                        st,
+                        push: __push,
+                        watermark: __set_wm,
+                        idle: __set_idle,
+                        drain: __drain_out,
+                        snapshot: __snapshot,
+                        restore: __restore,
+                        late: __late,
+                    }
+                }
+
+                fn open_source(&self, port: usize, spec: &::pulse::__private::SourceSpec) -> ::pulse::Result<::std::boxed::Box<dyn ::pulse::__private::Source>> {
+                    match port {
+                        #(#open_sources)*
+                        _ => ::std::result::Result::Err(::pulse::Error::config(::std::format!("pipeline `{}` has no input {port}", #name_str))),
+                    }
+                }
+
+                fn open_sink(&self, port: usize, spec: &::pulse::__private::SinkSpec) -> ::pulse::Result<::std::boxed::Box<dyn ::pulse::__private::Sink>> {
+                    match port {
+                        #(#open_sinks)*
+                        _ => ::std::result::Result::Err(::pulse::Error::config(::std::format!("pipeline `{}` has no output {port}", #name_str))),
+                    }
+                }
+            }
+            #(#input_impls)*
+            #(#output_impls)*
+        };
+    }
+}
+
+/// What to emit when the function has errors: the type, so uses of it do not add errors.
+pub fn fallback(f: &syn::ItemFn) -> TokenStream {
+    let vis = &f.vis;
+    let name = &f.sig.ident;
+    quote! {
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, Default)]
+        #vis struct #name;
+    }
+}

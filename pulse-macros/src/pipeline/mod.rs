@@ -1,0 +1,32 @@
+//! `#[pipeline]`: parse the function into a graph, validate it, emit one static graph type.
+
+mod emit;
+mod model;
+mod parse;
+
+use proc_macro2::TokenStream;
+
+use crate::ctxt::Ctxt;
+
+pub fn expand(args: TokenStream, f: syn::ItemFn) -> TokenStream {
+    let cx = Ctxt::new();
+    if !args.is_empty() {
+        cx.error_spanned_by(
+            &args,
+            "`#[pipeline]` takes no arguments; name operators with `.name(\"..\")`",
+        );
+    }
+    let parsed = parse::parse(&cx, &f);
+    let out = match cx.check() {
+        Ok(()) => emit::emit(&f.vis, &f.attrs, &parsed.expect("no errors")),
+        Err(e) => {
+            let mut ts = emit::fallback(&f);
+            ts.extend(e.into_compile_error());
+            ts
+        }
+    };
+    if std::env::var_os("PULSE_MACROS_DEBUG").is_some() {
+        eprintln!("{out}");
+    }
+    out
+}

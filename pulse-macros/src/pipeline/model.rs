@@ -1,0 +1,224 @@
+//! The pipeline graph as plain Rust: nodes, edges and outputs, with spans for errors.
+
+use proc_macro2::Span;
+
+/// What a node does. The user's argument expressions ride along for emission.
+pub enum Kind {
+    Source {
+        port: usize,
+        ty: syn::Type,
+    },
+    Map(syn::Expr),
+    Filter(syn::Expr),
+    FilterMap(syn::Expr),
+    FlatMap(syn::Expr),
+    Inspect(syn::Expr),
+    KeyBy(syn::Expr),
+    Watermark(syn::Expr),
+    Window {
+        assigner: syn::Expr,
+        lateness: Option<syn::Expr>,
+        agg: syn::Expr,
+    },
+    Late,
+    Union,
+    Join {
+        assigner: syn::Expr,
+        f: syn::Expr,
+    },
+    Process(syn::Expr),
+}
+
+impl Kind {
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Kind::Source { .. } => "source",
+            Kind::Map(_) => "map",
+            Kind::Filter(_) => "filter",
+            Kind::FilterMap(_) => "filter_map",
+            Kind::FlatMap(_) => "flat_map",
+            Kind::Inspect(_) => "inspect",
+            Kind::KeyBy(_) => "key_by",
+            Kind::Watermark(_) => "watermark",
+            Kind::Window { .. } => "window",
+            Kind::Late => "late",
+            Kind::Union => "union",
+            Kind::Join { .. } => "join",
+            Kind::Process(_) => "process",
+        }
+    }
+
+    /// Nodes whose state is saved in checkpoints.
+    pub fn is_stateful(&self) -> bool {
+        matches!(
+            self,
+            Kind::Watermark(_) | Kind::Window { .. } | Kind::Join { .. } | Kind::Process(_)
+        )
+    }
+
+    /// Nodes where several inputs meet: elements wait in a buffer until drained in order.
+    pub fn is_fan_in(&self) -> bool {
+        matches!(self, Kind::Union | Kind::Join { .. })
+    }
+}
+
+/// An edge into a node: from `(node, port)`; port 1 is a window's late output.
+#[derive(Clone, Copy)]
+pub struct Edge {
+    pub from: usize,
+    pub port: u8,
+    /// Where the user wrote the use of the upstream stream.
+    pub span: Span,
+}
+
+pub struct Node {
+    pub kind: Kind,
+    pub inputs: Vec<Edge>,
+    /// Stable operator id: `pipeline/binding/op`, or `pipeline/name` with `.name("..")`.
+    pub id: String,
+    /// The operator's method name in the user's code.
+    pub span: Span,
+}
+
+pub struct Port {
+    pub name: String,
+    pub ty: syn::Type,
+    pub span: Span,
+}
+
+pub struct OutputPort {
+    pub port: Port,
+    pub from: usize,
+    pub from_port: u8,
+}
+
+/// A consumer of a node's output port.
+#[derive(Clone, Copy)]
+pub enum Consumer {
+    /// Input `input` (position among the node's inputs) of node `node`.
+    Node {
+        node: usize,
+        input: usize,
+        span: Span,
+    },
+    Output(usize),
+}
+
+pub struct PipelineGraph {
+    pub name: String,
+    pub inputs: Vec<Port>,
+    pub nodes: Vec<Node>,
+    pub outputs: Vec<OutputPort>,
+}
+
+impl PipelineGraph {
+    /// Who receives what `(node, port)` emits, in the order the user wrote them.
+    pub fn consumers(&self, node: usize, port: u8) -> Vec<Consumer> {
+        let mut out = vec![];
+        for (c, n) in self.nodes.iter().enumerate() {
+            for (i, e) in n.inputs.iter().enumerate() {
+                if e.from == node && e.port == port {
+                    out.push(Consumer::Node {
+                        node: c,
+                        input: i,
+                        span: e.span,
+                    });
+                }
+            }
+        }
+        for (j, o) in self.outputs.iter().enumerate() {
+            if o.from == node && o.from_port == port {
+                out.push(Consumer::Output(j));
+            }
+        }
+        out
+    }
+
+    fn label(&self, k: usize) -> String {
+        let n = &self.nodes[k];
+        match &n.kind {
+            Kind::Source { port, .. } => {
+                let p = &self.inputs[*port];
+                format!("{}: {}", p.name, type_name(&p.ty))
+            }
+            k => k.op_name().to_string(),
+        }
+    }
+
+    /// One line per node (`[index] id  op <- inputs`) and one per output.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("pipeline {}\n", self.name);
+        for (k, n) in self.nodes.iter().enumerate() {
+            let inputs: Vec<String> = n
+                .inputs
+                .iter()
+                .map(|e| {
+                    if e.port == 1 {
+                        format!("[{}].late", e.from)
+                    } else {
+                        format!("[{}]", e.from)
+                    }
+                })
+                .collect();
+            let arrow = if inputs.is_empty() {
+                String::new()
+            } else {
+                format!(" <- {}", inputs.join(", "))
+            };
+            s.push_str(&format!("  [{k}] {:<12} {}{arrow}\n", self.label(k), n.id));
+        }
+        for o in &self.outputs {
+            let from = if o.from_port == 1 {
+                format!("[{}].late", o.from)
+            } else {
+                format!("[{}]", o.from)
+            };
+            s.push_str(&format!(
+                "  output {}: {} <- {from}\n",
+                o.port.name,
+                type_name(&o.port.ty)
+            ));
+        }
+        s
+    }
+
+    /// A Mermaid flowchart of the graph.
+    pub fn to_mermaid(&self) -> String {
+        let mut s = String::from("flowchart LR\n");
+        for (k, n) in self.nodes.iter().enumerate() {
+            let label = self.label(k).replace('"', "'");
+            match n.kind {
+                Kind::Source { .. } => s.push_str(&format!("  n{k}([\"{label}\"])\n")),
+                _ => s.push_str(&format!("  n{k}[\"{label}\"]\n")),
+            }
+        }
+        for (j, o) in self.outputs.iter().enumerate() {
+            s.push_str(&format!(
+                "  o{j}[[\"{}: {}\"]]\n",
+                o.port.name,
+                type_name(&o.port.ty).replace('"', "'")
+            ));
+        }
+        for (k, n) in self.nodes.iter().enumerate() {
+            for e in &n.inputs {
+                s.push_str(&edge(format!("n{}", e.from), format!("n{k}"), e.port));
+            }
+        }
+        for (j, o) in self.outputs.iter().enumerate() {
+            s.push_str(&edge(format!("n{}", o.from), format!("o{j}"), o.from_port));
+        }
+        s
+    }
+}
+
+fn edge(from: String, to: String, port: u8) -> String {
+    if port == 1 {
+        format!("  {from} -. late .-> {to}\n")
+    } else {
+        format!("  {from} --> {to}\n")
+    }
+}
+
+pub fn type_name(ty: &syn::Type) -> String {
+    quote::quote!(#ty).to_string().replace(' ', "")
+}

@@ -1,0 +1,353 @@
+//! The command line every pipeline binary gets from [`run`]: bind inputs and outputs, explain.
+
+mod config;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, Command};
+use pulse_runtime::exec::{RunOptions, run_graph};
+use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec};
+use pulse_runtime::{Error, Pipeline, Result};
+
+pub use config::Config;
+
+/// Runs `pipeline` with bindings from the command line (or `--config`).
+///
+/// Prints a summary to stderr at the end. Returns the first error, which names the file,
+/// line and field for bad input.
+pub fn run<P: Pipeline>(pipeline: P) -> Result<()> {
+    App::new(pipeline).run()
+}
+
+/// A pipeline binary with default bindings, overridable by flags and `--config`.
+///
+/// # Examples
+/// ```no_run
+/// # use pulse::prelude::*;
+/// # #[derive(Event, Clone, Deserialize, Serialize)] struct E { #[event_time(epoch_ms)] t: i64 }
+/// # #[pipeline] fn copy(xs: Stream<E>) -> Stream<E> { xs }
+/// fn main() -> pulse::Result<()> {
+///     pulse::App::new(copy).input("xs", "data/in.jsonl").output("output", "-").run()
+/// }
+/// ```
+pub struct App<P> {
+    pipeline: P,
+    inputs: Vec<(String, String)>,
+    outputs: Vec<(String, String)>,
+}
+
+/// How a port was bound, after flags, config and defaults are merged.
+#[derive(Debug)]
+pub struct Plan {
+    /// One per input port.
+    pub sources: Vec<SourceSpec>,
+    /// One per output port.
+    pub sinks: Vec<SinkSpec>,
+    /// Driver options.
+    pub options: RunOptions,
+    /// Print the graph instead of running: `text` or `mermaid`.
+    pub explain: Option<String>,
+    /// No summary on stderr.
+    pub quiet: bool,
+}
+
+impl<P: Pipeline> App<P> {
+    /// An app for `pipeline` with no default bindings.
+    pub fn new(pipeline: P) -> Self {
+        App {
+            pipeline,
+            inputs: vec![],
+            outputs: vec![],
+        }
+    }
+
+    /// Binds input `name` to `path` unless a flag or the config binds it.
+    pub fn input(mut self, name: &str, path: &str) -> Self {
+        self.inputs.push((name.into(), path.into()));
+        self
+    }
+
+    /// Binds output `name` to `path` (`-` for stdout) unless a flag or the config binds it.
+    pub fn output(mut self, name: &str, path: &str) -> Self {
+        self.outputs.push((name.into(), path.into()));
+        self
+    }
+
+    /// Parses `std::env::args` and runs.
+    pub fn run(self) -> Result<()> {
+        self.run_from(std::env::args_os())
+    }
+
+    /// Parses `args` (the first is the program name) and runs.
+    pub fn run_from<I, T>(self, args: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let plan = self.plan(args)?;
+        if let Some(format) = &plan.explain {
+            match format.as_str() {
+                "mermaid" => print!("{}", P::EXPLAIN.mermaid),
+                _ => print!("{}", P::EXPLAIN.text),
+            }
+            return Ok(());
+        }
+        let sources = plan
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.pipeline.open_source(i, s))
+            .collect::<Result<Vec<_>>>()?;
+        let sinks = plan
+            .sinks
+            .iter()
+            .enumerate()
+            .map(|(j, s)| self.pipeline.open_sink(j, s))
+            .collect::<Result<Vec<_>>>()?;
+        let mut graph = self.pipeline.build();
+        let summary = run_graph(&mut graph, sources, sinks, &plan.options)?;
+        if !plan.quiet {
+            eprintln!("{} {summary}", P::NAME);
+        }
+        Ok(())
+    }
+
+    /// Merges flags, `--config` and defaults into bindings for every port.
+    pub fn plan<I, T>(&self, args: I) -> Result<Plan>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let m = command::<P>().get_matches_from(args);
+        let config = match m.get_one::<PathBuf>("config") {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        let flag_inputs = named(
+            m.get_many::<String>("input"),
+            P::INPUTS.iter().map(|p| p.name),
+            "input",
+        )?;
+        let flag_outputs = named(
+            m.get_many::<String>("output"),
+            P::OUTPUTS.iter().map(|p| p.name),
+            "output",
+        )?;
+        for name in config.inputs.keys() {
+            known(name, P::INPUTS.iter().map(|p| p.name), "input")?;
+        }
+        for name in config.outputs.keys() {
+            known(name, P::OUTPUTS.iter().map(|p| p.name), "output")?;
+        }
+        let policy_flag = m
+            .get_one::<String>("on-bad-record")
+            .cloned()
+            .or(config.on_bad_record.clone());
+        let dead_flag = m
+            .get_one::<PathBuf>("dead-letter")
+            .cloned()
+            .or(config.dead_letter.clone());
+        let mut sources = vec![];
+        for port in P::INPUTS {
+            let conf = config.inputs.get(port.name);
+            let path = flag_inputs
+                .iter()
+                .find(|(n, _)| n == port.name)
+                .map(|(_, p)| p.clone())
+                .or_else(|| conf.map(|c| c.path.clone()))
+                .or_else(|| {
+                    self.inputs
+                        .iter()
+                        .find(|(n, _)| n == port.name)
+                        .map(|(_, p)| p.clone())
+                })
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "input `{}` ({}) is not bound; pass `--input {}=PATH`",
+                        port.name, port.ty, port.name
+                    ))
+                })?;
+            let format = match conf.and_then(|c| c.format.as_deref()) {
+                Some(f) => Format::parse(f)?,
+                None => Format::from_path(&path)?,
+            };
+            let policy = conf
+                .and_then(|c| c.on_bad_record.clone())
+                .or(policy_flag.clone())
+                .unwrap_or_else(|| "fail".into());
+            let dead = conf
+                .and_then(|c| c.dead_letter.clone())
+                .or(dead_flag.clone());
+            let on_bad_record = BadRecordPolicy::parse(&policy, dead.as_deref(), &path)?;
+            sources.push(SourceSpec {
+                name: port.name.into(),
+                path,
+                format,
+                on_bad_record,
+            });
+        }
+        let mut sinks = vec![];
+        for port in P::OUTPUTS {
+            let conf = config.outputs.get(port.name);
+            let path = flag_outputs
+                .iter()
+                .find(|(n, _)| n == port.name)
+                .map(|(_, p)| p.clone())
+                .or_else(|| conf.map(|c| c.path.clone()))
+                .or_else(|| {
+                    self.outputs
+                        .iter()
+                        .find(|(n, _)| n == port.name)
+                        .map(|(_, p)| p.clone())
+                })
+                .unwrap_or_else(|| "-".into());
+            let mut spec = SinkSpec::new(port.name, &path)?;
+            if let Some(f) = conf.and_then(|c| c.format.as_deref()) {
+                spec.format = Format::parse(f)?;
+            }
+            sinks.push(spec);
+        }
+        let mut options = RunOptions::default();
+        if let Some(n) = m
+            .get_one::<usize>("batch-size")
+            .copied()
+            .or(config.batch_size)
+        {
+            options.batch_size = n.max(1);
+        }
+        Ok(Plan {
+            sources,
+            sinks,
+            options,
+            explain: m.get_one::<String>("explain").cloned(),
+            quiet: m.get_flag("quiet"),
+        })
+    }
+}
+
+fn ports(ports: &[pulse_runtime::PortInfo]) -> String {
+    ports
+        .iter()
+        .map(|p| format!("  {:<16} {}\n", p.name, p.ty))
+        .collect()
+}
+
+fn command<P: Pipeline>() -> Command {
+    let after = format!(
+        "Inputs (--input NAME=PATH; .jsonl or .csv, a path or a glob):\n{}\nOutputs (--output [NAME=]PATH; .jsonl, .csv, or - for stdout, the default):\n{}",
+        ports(P::INPUTS),
+        ports(P::OUTPUTS)
+    );
+    Command::new(P::NAME)
+        .about(format!("Runs the `{}` Pulse pipeline", P::NAME))
+        .after_help(after)
+        .arg(
+            Arg::new("input")
+                .long("input")
+                .short('i')
+                .value_name("NAME=PATH")
+                .action(ArgAction::Append)
+                .help("Binds an input to a file or glob"),
+        )
+        .arg(
+            Arg::new("output")
+                .long("output")
+                .short('o')
+                .value_name("[NAME=]PATH")
+                .action(ArgAction::Append)
+                .help("Binds an output to a file or - (stdout)"),
+        )
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .short('c')
+                .value_name("FILE.toml")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Reads bindings and options from a TOML file (flags win)"),
+        )
+        .arg(
+            Arg::new("explain")
+                .long("explain")
+                .value_name("FORMAT")
+                .num_args(0..=1)
+                .default_missing_value("text")
+                .value_parser(["text", "mermaid"])
+                .help("Prints the operator graph (text or mermaid) and exits"),
+        )
+        .arg(
+            Arg::new("on-bad-record")
+                .long("on-bad-record")
+                .value_name("POLICY")
+                .value_parser(["fail", "skip", "dead-letter"])
+                .help("What to do with a record that does not decode [default: fail]"),
+        )
+        .arg(
+            Arg::new("dead-letter")
+                .long("dead-letter")
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("The dead-letter file (JSON lines) for --on-bad-record dead-letter"),
+        )
+        .arg(
+            Arg::new("batch-size")
+                .long("batch-size")
+                .value_name("N")
+                .value_parser(clap::value_parser!(usize))
+                .help("Records read per batch [default: 1024]"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .long("quiet")
+                .short('q')
+                .action(ArgAction::SetTrue)
+                .help("Prints no summary"),
+        )
+}
+
+/// Splits `NAME=PATH` values; a bare `PATH` binds the only port.
+fn named<'a>(
+    values: Option<clap::parser::ValuesRef<'a, String>>,
+    names: impl Iterator<Item = &'a str> + Clone,
+    what: &str,
+) -> Result<Vec<(String, String)>> {
+    let mut out = vec![];
+    for v in values.into_iter().flatten() {
+        let (name, path) = match v.split_once('=') {
+            Some((n, p)) if names.clone().any(|k| k == n) => (n.to_string(), p.to_string()),
+            Some((n, _)) if !n.contains(['/', '.']) => {
+                known(n, names.clone(), what)?;
+                unreachable!("known() fails for unknown names")
+            }
+            _ => {
+                let all: Vec<&str> = names.clone().collect();
+                match all.as_slice() {
+                    [only] => (only.to_string(), v.clone()),
+                    _ => {
+                        return Err(Error::config(format!(
+                            "--{what} `{v}`: name the {what}, e.g. `--{what} {}=PATH`",
+                            all.first().copied().unwrap_or("NAME")
+                        )));
+                    }
+                }
+            }
+        };
+        out.push((name, path));
+    }
+    Ok(out)
+}
+
+fn known<'a>(
+    name: &str,
+    mut names: impl Iterator<Item = &'a str> + Clone,
+    what: &str,
+) -> Result<()> {
+    if names.clone().any(|k| k == name) {
+        return Ok(());
+    }
+    let list: Vec<&str> = names.by_ref().collect();
+    Err(Error::config(format!(
+        "this pipeline has no {what} `{name}`; its {what}s are: {}",
+        list.join(", ")
+    )))
+}
