@@ -159,17 +159,17 @@ macro_rules! epoch_int {
 epoch_int!(i32, i64, u32, u64);
 
 /// Epoch seconds to a timestamp.
-pub fn from_epoch_s(v: impl EpochInt) -> Timestamp {
+pub fn from_epoch_s<T: EpochInt>(v: T) -> Timestamp {
     Timestamp::from_millis(v.to_i64().saturating_mul(1000))
 }
 
 /// Epoch milliseconds to a timestamp.
-pub fn from_epoch_ms(v: impl EpochInt) -> Timestamp {
+pub fn from_epoch_ms<T: EpochInt>(v: T) -> Timestamp {
     Timestamp::from_millis(v.to_i64())
 }
 
 /// Epoch microseconds to a timestamp (truncated to milliseconds).
-pub fn from_epoch_us(v: impl EpochInt) -> Timestamp {
+pub fn from_epoch_us<T: EpochInt>(v: T) -> Timestamp {
     Timestamp::from_millis(v.to_i64().div_euclid(1000))
 }
 
