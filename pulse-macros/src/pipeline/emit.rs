@@ -233,6 +233,7 @@ impl Emitter<'_> {
                     #drain
                     {
                         let #pat = &mut *st;
+                        __w.idle[#k] = [#(#inputs),*].iter().all(|&i| __w.idle[i]);
                         if let ::std::option::Option::Some(m) = __w.min_over(&[#(#inputs),*]) {
                             if m > __w.inp[#k] {
                                 __w.inp[#k] = m;
@@ -270,6 +271,11 @@ impl Emitter<'_> {
             Some(quote! {
                 #port => {
                     let batch = batch.downcast_mut::<::std::vec::Vec<#ty>>().expect(#msg);
+                    // An idle input becomes active again when it has data.
+                    let was_idle = { let #pat = &mut *st; ::std::mem::replace(&mut __w.idle[#k], false) };
+                    if was_idle && !batch.is_empty() {
+                        __prop(st);
+                    }
                     for x in batch.drain(..) {
                         let ts = ::pulse::__private::Event::event_time(&x).millis();
                         {

@@ -1,0 +1,241 @@
+//! Pipelines shaped as real DAGs, driven by the test harness: fan-out, union, a window join of
+//! two inputs, `process` state, idle inputs, and snapshot/restore.
+
+use pulse::Window;
+use pulse::prelude::*;
+use pulse::testing::{harness, restored};
+
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Bid {
+    auction: u64,
+    price: u64,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Auction {
+    id: u64,
+    seller: String,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+fn bid(auction: u64, price: u64, t: i64) -> Bid {
+    Bid { auction, price, t }
+}
+
+/// Fan-out of `bids` into two windows, a union of both results, and a late output.
+#[pipeline]
+fn fan_out_union(bids: Stream<Bid>) -> (Stream<(u64, u64)>, Stream<Bid>) {
+    let keyed = bids
+        .watermark(BoundedOutOfOrderness::millis(0))
+        .key_by(|b| b.auction);
+    let small = keyed.window(Tumbling::millis(10)).aggregate(Count);
+    let big = keyed
+        .window(Tumbling::millis(20))
+        .aggregate(Sum(|b: &Bid| b.price));
+    let late = small.late();
+    let small_out = small.map(|w| (w.end.millis() as u64, w.value));
+    let big_out = big.map(|w| (w.end.millis() as u64, w.value));
+    (small_out.union(big_out), late)
+}
+
+#[test]
+fn fan_out_feeds_both_windows_and_union_merges() {
+    let mut h = harness(fan_out_union);
+    h.push::<0>(bid(1, 5, 1))
+        .push::<0>(bid(1, 7, 12))
+        .push::<0>(bid(1, 100, 3))
+        .finish();
+    let mut got = h.output::<0>();
+    got.sort();
+    // bid at 3 arrives after W = 11 (bound 0): late for [0,10) (fired at W >= 9) but still in
+    // time for [0,20), which fires at W >= 19.
+    assert_eq!(got, [(10, 1), (20, 1), (20, 112)]);
+    assert_eq!(
+        h.output::<1>(),
+        [bid(1, 100, 3)],
+        "`small`'s late output: all of that operator's windows for ts 3 were cleaned up"
+    );
+}
+
+/// A window join of two inputs, with two `let` bindings used once each.
+#[pipeline]
+fn join_sellers(bids: Stream<Bid>, auctions: Stream<Auction>) -> Stream<(String, u64)> {
+    let b = bids
+        .watermark(BoundedOutOfOrderness::millis(0))
+        .key_by(|b| b.auction);
+    let a = auctions
+        .watermark(BoundedOutOfOrderness::millis(0))
+        .key_by(|a| a.id);
+    b.join(a, Tumbling::millis(10), |b: &Bid, a: &Auction| {
+        (a.seller.clone(), b.price)
+    })
+}
+
+#[test]
+fn join_waits_for_the_slower_input() {
+    let mut h = harness(join_sellers);
+    h.push::<1>(Auction {
+        id: 1,
+        seller: "ann".into(),
+        t: 2,
+    });
+    h.push::<0>(bid(1, 10, 5))
+        .push::<0>(bid(1, 11, 9))
+        .push::<0>(bid(2, 99, 9))
+        .push::<0>(bid(1, 12, 30));
+    assert_eq!(
+        h.output::<0>(),
+        [],
+        "auctions' watermark is 1: the join's minimum holds [0,10) open"
+    );
+    h.push::<1>(Auction {
+        id: 3,
+        seller: "bo".into(),
+        t: 40,
+    });
+    assert_eq!(
+        h.output::<0>(),
+        [("ann".to_string(), 10), ("ann".to_string(), 11)]
+    );
+    h.finish();
+    assert_eq!(h.output::<0>(), [], "no auction 1 in [30,40)");
+}
+
+#[test]
+fn idle_input_does_not_hold_back_the_join() {
+    let mut h = harness(join_sellers);
+    h.push::<1>(Auction {
+        id: 1,
+        seller: "ann".into(),
+        t: 2,
+    });
+    h.push::<0>(bid(1, 10, 5)).push::<0>(bid(1, 12, 30));
+    assert_eq!(h.output::<0>(), []);
+    h.idle::<1>(true);
+    assert_eq!(
+        h.output::<0>(),
+        [("ann".to_string(), 10)],
+        "with auctions idle, bids' watermark 29 fires [0,10)"
+    );
+    h.push::<1>(Auction {
+        id: 1,
+        seller: "cy".into(),
+        t: 31,
+    });
+    h.push::<0>(bid(1, 13, 45));
+    assert_eq!(
+        h.output::<0>(),
+        [],
+        "auctions are active again (W = 30), holding [30,40) and [40,50) open"
+    );
+    h.finish();
+    assert_eq!(h.output::<0>(), [("cy".to_string(), 12)]);
+}
+
+/// Per-key running state with `process`, after a filter and a key_by.
+#[pipeline]
+fn running_max(bids: Stream<Bid>) -> Stream<(u64, u64)> {
+    bids.filter(|b| b.price > 0).key_by(|b| b.auction).process(
+        |ctx: &mut pulse::Context<'_, u64, u64, (u64, u64)>, b: Bid| {
+            let best = ctx.state_or_default();
+            if b.price > *best {
+                *best = b.price;
+                let out = (*ctx.key(), b.price);
+                ctx.emit(out);
+            }
+        },
+    )
+}
+
+#[test]
+fn process_keeps_state_per_key_across_restore() {
+    let mut h = harness(running_max);
+    h.push::<0>(bid(1, 5, 0))
+        .push::<0>(bid(2, 3, 0))
+        .push::<0>(bid(1, 4, 0))
+        .push::<0>(bid(1, 0, 0));
+    assert_eq!(h.output::<0>(), [(1, 5), (2, 3)]);
+    let snap = h.snapshot().unwrap();
+    assert!(
+        snap.contains_key("running_max/output/process"),
+        "state is saved under the stable id: {:?}",
+        snap.keys()
+    );
+    let mut r = restored(running_max, &snap).unwrap();
+    r.push::<0>(bid(1, 5, 1)).push::<0>(bid(1, 6, 1));
+    assert_eq!(
+        r.output::<0>(),
+        [(1, 6)],
+        "restored state remembers 5 as the max of auction 1"
+    );
+}
+
+/// Names override stable ids.
+#[pipeline]
+fn named(bids: Stream<Bid>) -> Stream<Window<u64, u64>> {
+    bids.watermark(BoundedOutOfOrderness::secs(1))
+        .name("wm")
+        .key_by(|b| b.auction)
+        .window(Tumbling::secs(1))
+        .aggregate(Count)
+        .name("counts")
+}
+
+#[test]
+fn snapshot_restore_mid_window_gives_the_uninterrupted_result() {
+    let input: Vec<Bid> = (0..200)
+        .map(|i| bid(i % 3, i, (i as i64 * 37) % 5000))
+        .collect();
+    let mut whole = harness(named);
+    whole.push_all::<0>(input.clone()).finish();
+    let want = whole.output::<0>();
+
+    let mut first = harness(named);
+    first.push_all::<0>(input[..120].to_vec());
+    let mut got = first.output::<0>();
+    let snap = first.snapshot().unwrap();
+    assert!(
+        snap.contains_key("named/counts") && snap.contains_key("named/wm"),
+        "{:?}",
+        snap.keys()
+    );
+    let mut second = restored(named, &snap).unwrap();
+    second.push_all::<0>(input[120..].to_vec()).finish();
+    got.extend(second.output::<0>());
+    assert_eq!(got, want);
+    assert!(!want.is_empty());
+}
+
+#[test]
+fn explicit_watermarks_drive_windows_in_virtual_time() {
+    let mut h = harness(named);
+    h.push::<0>(bid(1, 1, 500));
+    h.watermark::<0>(998);
+    assert_eq!(h.output::<0>(), []);
+    h.watermark::<0>(999);
+    let out = h.output_timed::<0>();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].0.value, out[0].1.millis()),
+        (1, 999),
+        "emitted at end - 1"
+    );
+}
+
+#[test]
+fn explain_lists_every_operator_and_edge() {
+    let e = <fan_out_union as pulse::Pipeline>::EXPLAIN;
+    for op in ["watermark", "key_by", "window", "late", "union", "map"] {
+        assert!(e.text.contains(op), "{op} missing from:\n{}", e.text);
+    }
+    assert!(e.mermaid.contains("-. late .->"), "{}", e.mermaid);
+    assert_eq!(
+        e.mermaid.matches("-->").count() + e.mermaid.matches("-. late .->").count(),
+        11,
+        "{}",
+        e.mermaid
+    );
+}
