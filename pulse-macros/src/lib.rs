@@ -22,7 +22,7 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 }
 
 /// Derives `pulse::Record`: an Arrow schema for output rows and nested structs.
-#[proc_macro_derive(Record, attributes(event))]
+#[proc_macro_derive(Record, attributes(event, event_time))]
 pub fn derive_record(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event::expand(&input, false)

@@ -31,8 +31,20 @@ pub mod ops {
     pub struct FanIn<T> {
         pub buf: Vec<(T, i64)>,
     }
+    impl<T> FanIn<T> {
+        /// Buffers one element of one of the inputs; they must all carry `T`.
+        #[inline(always)]
+        pub fn push<X: SameAs<T>>(&mut self, x: X, ts: i64) {
+            self.buf.push((x.cast(), ts))
+        }
+    }
     impl<T> Node for FanIn<T> {
         type Out = T;
+    }
+    /// Appends to an output; the stream must carry the output's declared type.
+    #[inline(always)]
+    pub fn push_output<O, X: SameAs<O>>(out: &mut Vec<(O, i64)>, x: X, ts: i64) {
+        out.push((x.cast(), ts))
     }
     impl<T> Operator for FanIn<T> {}
 
@@ -55,10 +67,6 @@ pub mod ops {
         fn cast(self) -> T {
             self
         }
-    }
-    #[inline(always)]
-    pub fn same<A: SameAs<B>, B>(a: A) -> B {
-        a.cast()
     }
 
     /// Elements of a stream used more than once are cloned for all but the last use.

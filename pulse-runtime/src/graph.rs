@@ -4,7 +4,6 @@ use std::any::Any;
 use std::collections::BTreeMap;
 
 use crate::error::Result;
-use crate::event::Event;
 use crate::io::{Sink, SinkSpec, Source, SourceSpec};
 use crate::time::MIN_WATERMARK;
 
@@ -71,7 +70,7 @@ pub trait Pipeline: 'static {
 /// The element type of input `I`.
 pub trait Input<const I: usize>: Pipeline {
     /// The event type.
-    type Item: Event;
+    type Item;
 }
 
 /// The element type of output `J`.

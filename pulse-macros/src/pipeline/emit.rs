@@ -73,9 +73,8 @@ impl Emitter<'_> {
         let (k, input, span) = match c {
             Consumer::Output(j) => {
                 let oj = o(j);
-                let same =
-                    quote_spanned!(self.g.outputs[j].port.span=> ::pulse::__private::ops::same(x));
-                return quote! { #oj.push((#same, ts)); };
+                let push = quote_spanned!(self.g.outputs[j].port.span=> ::pulse::__private::ops::push_output(#oj, x, ts));
+                return quote! { #push; };
             }
             Consumer::Node { node, input, span } => (node, input, span),
         };
@@ -83,8 +82,8 @@ impl Emitter<'_> {
         let node = &self.g.nodes[k];
         match &node.kind {
             Kind::Union => {
-                let same = quote_spanned!(span=> ::pulse::__private::ops::same(x));
-                quote! { #nk.buf.push((#same, ts)); }
+                let push = quote_spanned!(span=> #nk.push(x, ts));
+                quote! { #push; }
             }
             Kind::Join { .. } => {
                 let bk = b(k);
@@ -268,6 +267,8 @@ impl Emitter<'_> {
             let nk = n(k);
             let c = self.to_consumers(k, 0);
             let msg = format!("input {port} takes batches of `{}`", type_name(ty));
+            let tspan = syn::spanned::Spanned::span(ty);
+            let event_time = quote_spanned!(tspan=> ::pulse::__private::Event::event_time(&x));
             Some(quote! {
                 #port => {
                     let batch = batch.downcast_mut::<::std::vec::Vec<#ty>>().expect(#msg);
@@ -277,7 +278,7 @@ impl Emitter<'_> {
                         __prop(st);
                     }
                     for x in batch.drain(..) {
-                        let ts = ::pulse::__private::Event::event_time(&x).millis();
+                        let ts = #event_time.millis();
                         {
                             let #pat = &mut *st;
                             #nk.push(x, ts, &mut |x, ts| { #c });

@@ -124,7 +124,7 @@ pub fn parse(cx: &Ctxt, f: &syn::ItemFn) -> Option<Parsed> {
             "the pipeline must end with the stream(s) it returns, e.g. `counts` or `(counts, late)`",
         ),
         (Some(e), Some(types)) => p.outputs(e, types),
-        (Some(_), None) => {}
+        (Some(_), None) => return Some(Parsed { graph: p.graph, prelude, fan_outs: p.fan_outs }),
     }
     p.check_unused();
     Some(Parsed {
@@ -218,9 +218,13 @@ impl Parser<'_> {
             );
             return;
         };
-        let Some(elem) = stream_elem(&pt.ty) else {
-            self.cx.error_spanned_by(&pt.ty, "pipeline parameters must be `Stream<T>` where `T: Event`, e.g. `bids: Stream<Bid>`");
-            return;
+        let elem = match stream_elem(&pt.ty) {
+            Some(e) => e,
+            None => {
+                self.cx.error_spanned_by(&pt.ty, "pipeline parameters must be `Stream<T>` where `T: Event`, e.g. `bids: Stream<Bid>`");
+                // Keep the parameter as a stream so its uses add no follow-on errors.
+                &pt.ty
+            }
         };
         let port = self.graph.inputs.len();
         let name = pi.ident.to_string();
@@ -341,12 +345,13 @@ impl Parser<'_> {
                 continue;
             };
             self.use_value(&v, expr.span());
+            // Point type errors at the last operator of the returned chain.
+            let span = match expr {
+                syn::Expr::MethodCall(m) => m.method.span(),
+                other => other.span(),
+            };
             self.graph.outputs.push(OutputPort {
-                port: Port {
-                    name,
-                    ty,
-                    span: expr.span(),
-                },
+                port: Port { name, ty, span },
                 from: v.node,
                 from_port: v.port,
             });

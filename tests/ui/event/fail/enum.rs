@@ -1,0 +1,9 @@
+use pulse::prelude::*;
+
+#[derive(Event)]
+enum Reading {
+    Hot,
+    Cold,
+}
+
+fn main() {}

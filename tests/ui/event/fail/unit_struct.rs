@@ -1,0 +1,6 @@
+use pulse::prelude::*;
+
+#[derive(Event)]
+struct Tick;
+
+fn main() {}

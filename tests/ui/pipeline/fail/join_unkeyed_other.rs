@@ -1,0 +1,16 @@
+use pulse::prelude::*;
+
+#[derive(Event, Clone, Debug, Deserialize, Serialize)]
+struct Bid {
+    auction: u64,
+    price: u64,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+#[pipeline]
+fn p(bids: Stream<Bid>, more: Stream<Bid>) -> Stream<u64> {
+    bids.key_by(|b| b.auction).join(more, Tumbling::secs(1), |a: &Bid, b: &Bid| a.price + b.price)
+}
+
+fn main() {}

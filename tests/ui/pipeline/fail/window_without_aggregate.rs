@@ -1,0 +1,16 @@
+use pulse::prelude::*;
+
+#[derive(Event, Clone, Debug, Deserialize, Serialize)]
+struct Bid {
+    auction: u64,
+    price: u64,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+#[pipeline]
+fn p(bids: Stream<Bid>) -> Stream<Bid> {
+    bids.key_by(|b| b.auction).window(Tumbling::secs(10))
+}
+
+fn main() {}
