@@ -1,0 +1,241 @@
+//! File I/O through the CLI layer: formats, globs, TOML config, and the bad-record policies.
+
+use std::fs;
+use std::path::Path;
+
+use pulse::prelude::*;
+
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Bid {
+    auction: u64,
+    price: u64,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+#[pipeline]
+fn copy(bids: Stream<Bid>) -> Stream<Bid> {
+    bids
+}
+
+fn run(args: &[String]) -> pulse::Result<()> {
+    let mut all = vec!["copy".to_string(), "-q".into()];
+    all.extend_from_slice(args);
+    pulse::App::new(copy).run_from(all)
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+const BAD: &str = "{\"auction\":1,\"price\":5,\"t\":10}\n\n{\"auction\":2,\"price\":\"cheap\",\"t\":11}\n{\"auction\":3,\"t\":12}\nnot json\n{\"auction\":4,\"price\":6,\"t\":13}\n";
+
+#[test]
+fn fail_policy_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    fs::write(&input, BAD).unwrap();
+    let err = run(&[
+        "--input".into(),
+        s(&input),
+        "--output".into(),
+        s(&dir.path().join("o.jsonl")),
+    ])
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("{}:3: field `price`: ", input.display())),
+        "{msg}"
+    );
+    assert!(msg.contains("expected u64"), "{msg}");
+    assert!(
+        !dir.path().join("o.jsonl").exists(),
+        "a failed run publishes no output"
+    );
+}
+
+#[test]
+fn skip_policy_counts_and_keeps_good_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    fs::write(&input, BAD).unwrap();
+    let out = dir.path().join("o.jsonl");
+    run(&[
+        "--input".into(),
+        s(&input),
+        "--output".into(),
+        s(&out),
+        "--on-bad-record".into(),
+        "skip".into(),
+    ])
+    .unwrap();
+    let got = fs::read_to_string(&out).unwrap();
+    assert_eq!(got.lines().count(), 2, "{got}");
+    assert!(got.contains("\"auction\":4"));
+}
+
+#[test]
+fn dead_letter_policy_writes_raw_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    fs::write(&input, BAD).unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let out = dir.path().join("o.jsonl");
+    run(&[
+        "--input".into(),
+        s(&input),
+        "--output".into(),
+        s(&out),
+        "--on-bad-record".into(),
+        "dead-letter".into(),
+        "--dead-letter".into(),
+        s(&dead),
+    ])
+    .unwrap();
+    let letters: Vec<serde_json::Value> = fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 3);
+    assert_eq!(letters[0]["line"], 3);
+    assert_eq!(letters[0]["field"], "price");
+    assert_eq!(
+        letters[0]["raw"],
+        "{\"auction\":2,\"price\":\"cheap\",\"t\":11}"
+    );
+    assert!(
+        letters[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `price`"),
+        "{}",
+        letters[1]
+    );
+    assert_eq!(letters[2]["line"], 5);
+    assert_eq!(fs::read_to_string(&out).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn csv_glob_input_and_csv_output() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("a-1.csv"),
+        "auction,price,t\n1,5,10\n2,6,11\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("a-2.csv"), "t,price,auction\n12,7,3\n").unwrap();
+    fs::write(dir.path().join("b.csv"), "auction,price,t\n9,9,9\n").unwrap();
+    let out = dir.path().join("out/o.csv");
+    run(&[
+        "--input".into(),
+        format!("bids={}/a-*.csv", dir.path().display()),
+        "--output".into(),
+        s(&out),
+    ])
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        "auction,price,t\n1,5,10\n2,6,11\n3,7,12\n"
+    );
+}
+
+#[test]
+fn csv_bad_field_is_named_by_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("b.csv");
+    fs::write(&input, "auction,price,t\n1,5,10\n2,x,11\n").unwrap();
+    let err = run(&[
+        "--input".into(),
+        s(&input),
+        "-o".into(),
+        s(&dir.path().join("o.csv")),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with(&format!("{}:3: field `price`: ", input.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn toml_config_binds_ports_and_flags_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    fs::write(&input, BAD).unwrap();
+    let from_config = dir.path().join("config.jsonl");
+    let config = dir.path().join("p.toml");
+    fs::write(
+        &config,
+        format!(
+            "batch_size = 2\n[inputs.bids]\npath = {:?}\non_bad_record = \"skip\"\n[outputs.bids]\npath = {:?}\n",
+            s(&input),
+            s(&from_config)
+        ),
+    )
+    .unwrap();
+    run(&["--config".into(), s(&config)]).unwrap();
+    assert_eq!(fs::read_to_string(&from_config).unwrap().lines().count(), 2);
+    let from_flag = dir.path().join("flag.csv");
+    run(&[
+        "--config".into(),
+        s(&config),
+        "--output".into(),
+        s(&from_flag),
+    ])
+    .unwrap();
+    assert!(
+        fs::read_to_string(&from_flag)
+            .unwrap()
+            .starts_with("auction,price,t\n")
+    );
+}
+
+#[test]
+fn config_and_binding_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("p.toml");
+    fs::write(&config, "[inputs.bidz]\npath = \"x.jsonl\"\n").unwrap();
+    let err = run(&["--config".into(), s(&config)])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "this pipeline has no input `bidz`; its inputs are: bids"
+    );
+    fs::write(&config, "[inputs.bids]\npaht = \"x.jsonl\"\n").unwrap();
+    let err = run(&["--config".into(), s(&config)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `paht`"), "{err}");
+    let err = run(&[]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "input `bids` (Bid) is not bound; pass `--input bids=PATH`"
+    );
+    let err = run(&["--input".into(), "bids=nope/*.jsonl".into()])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "no file matches `nope/*.jsonl`");
+    let err = run(&["--input".into(), "bids.txt".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot tell the format of `bids.txt`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_plan_does_not_need_bindings() {
+    let plan = pulse::App::new(copy)
+        .plan(["copy", "--explain", "mermaid", "--input", "x.jsonl"])
+        .unwrap();
+    assert_eq!(plan.explain.as_deref(), Some("mermaid"));
+    assert_eq!(
+        plan.sinks[0].target,
+        pulse::io::SinkTarget::Stdout,
+        "unbound outputs default to stdout"
+    );
+}
