@@ -121,9 +121,12 @@ macro_rules! extremum {
             #[inline(always)]
             fn add(&self, acc: &mut Option<V>, x: &T, _: i64) {
                 let v = (self.0)(x);
-                match acc {
-                    Some(a) if !(v $keep *a) => {}
-                    _ => *acc = Some(v),
+                let replace = match acc {
+                    Some(a) => v $keep *a,
+                    None => true,
+                };
+                if replace {
+                    *acc = Some(v);
                 }
             }
             fn merge(&self, acc: &mut Option<V>, other: Option<V>) {

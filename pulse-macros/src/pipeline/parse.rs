@@ -36,8 +36,8 @@ enum Shape {
     Aggregated,
     /// `keyed.window(w)`, waiting for `.aggregate(..)`.
     Windowed {
-        assigner: syn::Expr,
-        lateness: Option<syn::Expr>,
+        assigner: Box<syn::Expr>,
+        lateness: Option<Box<syn::Expr>>,
         span: Span,
     },
 }
@@ -300,10 +300,10 @@ impl Parser<'_> {
         self.scope = ident.to_string();
         if let Some(value) = self.stream(&init.expr) {
             let name = ident.to_string();
-            if let Some(old) = self.env.get(&name) {
-                if old.uses == 0 {
-                    self.unused(old);
-                }
+            if let Some(old) = self.env.get(&name)
+                && old.uses == 0
+            {
+                self.unused(old);
             }
             self.env.insert(
                 name,
@@ -586,7 +586,7 @@ impl Parser<'_> {
                 }
                 Some(Value {
                     shape: Shape::Windowed {
-                        assigner: arg(0),
+                        assigner: Box::new(arg(0)),
                         lateness: None,
                         span,
                     },
@@ -606,7 +606,7 @@ impl Parser<'_> {
                 Some(Value {
                     shape: Shape::Windowed {
                         assigner,
-                        lateness: Some(arg(0)),
+                        lateness: Some(Box::new(arg(0))),
                         span: ws,
                     },
                     ..recv
@@ -625,8 +625,8 @@ impl Parser<'_> {
                 let e = self.use_value(&recv, m.receiver.span());
                 let node = self.add(
                     Kind::Window {
-                        assigner,
-                        lateness,
+                        assigner: *assigner,
+                        lateness: lateness.map(|l| *l),
                         agg: arg(0),
                     },
                     vec![e],

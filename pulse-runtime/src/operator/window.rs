@@ -251,10 +251,12 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
     }
 }
 
-fn unindex<K: Ord>(index: &mut BTreeMap<i64, BTreeSet<(K, i64)>>, end: i64, k: &K, start: i64)
-where
-    K: Clone,
-{
+fn unindex<K: Ord + Clone>(
+    index: &mut BTreeMap<i64, BTreeSet<(K, i64)>>,
+    end: i64,
+    k: &K,
+    start: i64,
+) {
     if let Some(set) = index.get_mut(&end) {
         set.remove(&(k.clone(), start));
         if set.is_empty() {
