@@ -90,7 +90,7 @@ pub use pulse_runtime::window::{self, Session, Sliding, Tumbling, Window};
 pub use pulse_runtime::{
     Error, Event, Explain, Graph, Pipeline, PortInfo, Record, Result, Snapshot, Timestamp,
 };
-pub use pulse_runtime::{exec, io, testing};
+pub use pulse_runtime::{arrow_schema, exec, io, testing};
 
 #[cfg(feature = "macros")]
 pub use pulse_macros::{Event, Record, pipeline};
