@@ -7,15 +7,17 @@
 
 use std::time::Duration;
 
+pub use crate::columnar::{self, ColumnBuilder, ColumnReader};
 pub use crate::event::{
     ArrowField, EpochInt, Event, EventTimeType, FieldInfo, Record, from_epoch_ms, from_epoch_s,
     from_epoch_us,
 };
 pub use crate::graph::{Explain, Graph, Input, Marks, Output, Pipeline, PortInfo, Snapshot};
+pub use crate::io::probe::{NoParquet, Probe, ViaParquet};
 pub use crate::io::{Sink, SinkSpec, Source, SourceSpec, open_sink, open_source};
 pub use crate::operator::{Either, Node, Operator};
 pub use crate::time::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
-pub use arrow_schema;
+pub use {arrow_array, arrow_buffer, arrow_schema};
 
 pub mod ops {
     use super::*;

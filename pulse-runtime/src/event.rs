@@ -35,6 +35,8 @@ pub trait Record: 'static {
     fn arrow_schema() -> Schema {
         Schema::new(Self::arrow_fields())
     }
+    /// The value of scalar column `column` as a partition directory value.
+    fn partition_value(&self, column: &str) -> Option<String>;
 }
 
 /// A record that happened at a point in event time.
@@ -51,6 +53,7 @@ pub trait Record: 'static {
 /// #     const NAME: &'static str = "Ping";
 /// #     const FIELDS: &'static [FieldInfo] = &[];
 /// #     fn arrow_fields() -> Fields { Fields::empty() }
+/// #     fn partition_value(&self, _: &str) -> Option<String> { None }
 /// # }
 /// impl Event for Ping {
 ///     const EVENT_TIME_FIELD: &'static str = "at";
@@ -77,29 +80,72 @@ pub trait Event: Record {
     note = "supported: bool, integers, f32, f64, String, Option<T>, Vec<T>, chrono::DateTime<Utc>, pulse::Timestamp, and structs with `#[derive(Record)]`",
     note = "skip the field with `#[event(skip)]` if it should not be a column"
 )]
-pub trait ArrowField {
+pub trait ArrowField: Sized {
     /// The Arrow type of the column.
     fn data_type() -> DataType;
     /// Whether the column may hold nulls.
     const NULLABLE: bool = false;
+    /// Appends values of this type to a column.
+    type Builder: ColumnBuilder<Self>;
+    /// Reads values of this type from a column.
+    type Reader: ColumnReader<Self>;
+    /// The value as a partition directory value (`field=value`), for scalar types.
+    fn partition_value(&self) -> Option<String> {
+        None
+    }
 }
 
 macro_rules! arrow_prim {
-    ($($t:ty => $dt:expr),* $(,)?) => {
-        $(impl ArrowField for $t { fn data_type() -> DataType { $dt } })*
+    ($($t:ty => $dt:expr, $b:ty, $r:ty;)*) => {
+        $(impl ArrowField for $t {
+            fn data_type() -> DataType { $dt }
+            type Builder = $b;
+            type Reader = $r;
+            fn partition_value(&self) -> Option<String> { Some(self.to_string()) }
+        })*
     };
 }
 
+use crate::columnar::*;
+use arrow_array::types::*;
+
 arrow_prim! {
-    bool => DataType::Boolean,
-    i8 => DataType::Int8, i16 => DataType::Int16, i32 => DataType::Int32, i64 => DataType::Int64,
-    u8 => DataType::UInt8, u16 => DataType::UInt16, u32 => DataType::UInt32, u64 => DataType::UInt64,
-    f32 => DataType::Float32, f64 => DataType::Float64,
-    String => DataType::Utf8,
-    Box<str> => DataType::Utf8,
-    Arc<str> => DataType::Utf8,
-    DateTime<Utc> => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-    Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+    bool => DataType::Boolean, arrow_array::builder::BooleanBuilder, arrow_array::BooleanArray;
+    i8 => DataType::Int8, PrimBuilder<Int8Type>, PrimReader<Int8Type>;
+    i16 => DataType::Int16, PrimBuilder<Int16Type>, PrimReader<Int16Type>;
+    i32 => DataType::Int32, PrimBuilder<Int32Type>, PrimReader<Int32Type>;
+    i64 => DataType::Int64, PrimBuilder<Int64Type>, PrimReader<Int64Type>;
+    u8 => DataType::UInt8, PrimBuilder<UInt8Type>, PrimReader<UInt8Type>;
+    u16 => DataType::UInt16, PrimBuilder<UInt16Type>, PrimReader<UInt16Type>;
+    u32 => DataType::UInt32, PrimBuilder<UInt32Type>, PrimReader<UInt32Type>;
+    u64 => DataType::UInt64, PrimBuilder<UInt64Type>, PrimReader<UInt64Type>;
+    f32 => DataType::Float32, PrimBuilder<Float32Type>, PrimReader<Float32Type>;
+    f64 => DataType::Float64, PrimBuilder<Float64Type>, PrimReader<Float64Type>;
+    String => DataType::Utf8, StringColumn<String>, StringReader<String>;
+    Box<str> => DataType::Utf8, StringColumn<Box<str>>, StringReader<Box<str>>;
+    Arc<str> => DataType::Utf8, StringColumn<Arc<str>>, StringReader<Arc<str>>;
+}
+
+impl ArrowField for DateTime<Utc> {
+    fn data_type() -> DataType {
+        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+    }
+    type Builder = TimestampColumn<Self>;
+    type Reader = TimestampReader<Self>;
+    fn partition_value(&self) -> Option<String> {
+        Some(Timestamp::from(*self).to_string())
+    }
+}
+
+impl ArrowField for Timestamp {
+    fn data_type() -> DataType {
+        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+    }
+    type Builder = TimestampColumn<Self>;
+    type Reader = TimestampReader<Self>;
+    fn partition_value(&self) -> Option<String> {
+        Some(self.to_string())
+    }
 }
 
 impl<T: ArrowField> ArrowField for Option<T> {
@@ -107,12 +153,19 @@ impl<T: ArrowField> ArrowField for Option<T> {
         T::data_type()
     }
     const NULLABLE: bool = true;
+    type Builder = Nullable<T::Builder>;
+    type Reader = NullableReader<T::Reader>;
+    fn partition_value(&self) -> Option<String> {
+        self.as_ref().and_then(ArrowField::partition_value)
+    }
 }
 
 impl<T: ArrowField> ArrowField for Vec<T> {
     fn data_type() -> DataType {
         DataType::List(Arc::new(Field::new_list_field(T::data_type(), T::NULLABLE)))
     }
+    type Builder = ListBuilder<T>;
+    type Reader = ListReader<T>;
 }
 
 /// A field type that can be an event time without a unit attribute.

@@ -27,11 +27,13 @@ pub struct Field<'a> {
 pub struct Container<'a> {
     pub original: &'a syn::DeriveInput,
     pub fields: Vec<Field<'a>>,
+    /// For a fieldless enum (`#[derive(Record)]` only): its variants and their column values.
+    pub variants: Option<Vec<(&'a syn::Ident, String)>>,
 }
 
 impl<'a> Container<'a> {
     /// Parses the input; `None` (with errors recorded) if it is not a struct with named fields.
-    pub fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Self> {
+    pub fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput, is_event: bool) -> Option<Self> {
         let named = match &input.data {
             syn::Data::Struct(s) => match &s.fields {
                 syn::Fields::Named(n) => n,
@@ -44,8 +46,25 @@ impl<'a> Container<'a> {
                     return None;
                 }
             },
+            syn::Data::Enum(e) if !is_event => {
+                let mut variants = vec![];
+                for v in &e.variants {
+                    if !matches!(v.fields, syn::Fields::Unit) {
+                        cx.error_spanned_by(&v.ident, "`#[derive(Record)]` on an enum needs fieldless variants (stored as dictionary-encoded strings)");
+                    }
+                    variants.push((
+                        &v.ident,
+                        rename_of(cx, &v.attrs).unwrap_or_else(|| v.ident.to_string()),
+                    ));
+                }
+                return Some(Container {
+                    original: input,
+                    fields: vec![],
+                    variants: Some(variants),
+                });
+            }
             syn::Data::Enum(e) => {
-                cx.error_spanned_by(e.enum_token, "`#[derive(Event)]` and `#[derive(Record)]` support only structs with named fields, found an enum");
+                cx.error_spanned_by(e.enum_token, "`#[derive(Event)]` supports only structs with named fields, found an enum; `#[derive(Record)]` stores fieldless enums as strings");
                 return None;
             }
             syn::Data::Union(u) => {
@@ -57,6 +76,7 @@ impl<'a> Container<'a> {
         Some(Container {
             original: input,
             fields,
+            variants: None,
         })
     }
 }
@@ -160,4 +180,36 @@ fn parse_event_time(cx: &Ctxt, attr: &syn::Attribute) -> TimeUnit {
         cx.push(e);
     }
     unit
+}
+
+/// `#[event(rename = "..")]`, else `#[serde(rename = "..")]`, on a variant.
+fn rename_of(cx: &Ctxt, attrs: &[syn::Attribute]) -> Option<String> {
+    let mut event = None;
+    let mut serde = None;
+    for attr in attrs {
+        if attr.path().is_ident(EVENT) {
+            let r = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident(RENAME) {
+                    event = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+                    Ok(())
+                } else {
+                    Err(meta
+                        .error("unknown `event` option on a variant; expected `rename = \"..\"`"))
+                }
+            });
+            if let Err(e) = r {
+                cx.push(e);
+            }
+        } else if attr.path().is_ident(SERDE) {
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident(RENAME) && meta.input.peek(syn::Token![=]) {
+                    serde = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+                } else if meta.input.peek(syn::Token![=]) {
+                    let _: syn::Expr = meta.value()?.parse()?;
+                }
+                Ok(())
+            });
+        }
+    }
+    event.or(serde)
 }

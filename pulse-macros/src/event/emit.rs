@@ -1,11 +1,15 @@
-//! Emits the `Record`, `ArrowField` and `Event` impls.
+//! Emits `Record` (fields, schema, partition values), `ArrowField` with a column builder and a
+//! column reader specialised to the struct, and `Event`.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 
 use super::ast::{Container, TimeUnit};
 
 pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
+    if let Some(variants) = &c.variants {
+        return emit_enum(c, variants);
+    }
     let name = &c.original.ident;
     let name_str = name.to_string();
     let cols: Vec<_> = c.fields.iter().filter(|f| !f.skip).collect();
@@ -26,39 +30,62 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
             )
         }
     });
-    let event_impl = if is_event {
-        let f = c
-            .fields
-            .iter()
-            .find(|f| f.event_time.is_some())
-            .expect("validated");
-        let (ident, ty, col) = (f.ident, f.ty, &f.column);
-        let (_, unit) = f.event_time.expect("validated");
-        let body = match unit {
-            TimeUnit::Native => {
-                quote_spanned! {f.ty_span()=> <#ty as ::pulse::__private::EventTimeType>::to_timestamp(&self.#ident) }
-            }
-            TimeUnit::Ms => {
-                quote_spanned! {f.ty_span()=> ::pulse::__private::from_epoch_ms::<#ty>(self.#ident) }
-            }
-            TimeUnit::S => {
-                quote_spanned! {f.ty_span()=> ::pulse::__private::from_epoch_s::<#ty>(self.#ident) }
-            }
-            TimeUnit::Us => {
-                quote_spanned! {f.ty_span()=> ::pulse::__private::from_epoch_us::<#ty>(self.#ident) }
-            }
-        };
-        quote! {
-            #[automatically_derived]
-            impl ::pulse::__private::Event for #name {
-                const EVENT_TIME_FIELD: &'static str = #col;
-                #[inline(always)]
-                fn event_time(&self) -> ::pulse::__private::Timestamp { #body }
-            }
+    let partition_arms = cols.iter().map(|f| {
+        let (col, ident, ty) = (&f.column, f.ident, f.ty);
+        quote! { #col => <#ty as ::pulse::__private::ArrowField>::partition_value(&self.#ident), }
+    });
+    let slot = |i: usize| format_ident!("f{}", i);
+    let builder_fields = cols.iter().enumerate().map(|(i, f)| {
+        let (s, ty) = (slot(i), f.ty);
+        quote_spanned! {f.ty_span()=> #s: <#ty as ::pulse::__private::ArrowField>::Builder, }
+    });
+    let builder_new = cols.iter().enumerate().map(|(i, f)| {
+        let (s, ty) = (slot(i), f.ty);
+        quote_spanned! {f.ty_span()=> #s: <<#ty as ::pulse::__private::ArrowField>::Builder as ::pulse::__private::ColumnBuilder<#ty>>::with_capacity(n), }
+    });
+    let appends = cols.iter().enumerate().map(|(i, f)| {
+        let (s, ty, ident) = (slot(i), f.ty, f.ident);
+        quote_spanned! {f.ty_span()=> ::pulse::__private::ColumnBuilder::<#ty>::append(&mut self.#s, &v.#ident); }
+    });
+    let append_nulls = cols.iter().enumerate().map(|(i, f)| {
+        let (s, ty) = (slot(i), f.ty);
+        quote_spanned! {f.ty_span()=> ::pulse::__private::ColumnBuilder::<#ty>::append_null(&mut self.#s); }
+    });
+    let finishes = cols.iter().enumerate().map(|(i, f)| {
+        let (s, ty) = (slot(i), f.ty);
+        quote_spanned! {f.ty_span()=> ::pulse::__private::ColumnBuilder::<#ty>::finish(&mut self.#s) }
+    });
+    let reader_fields = cols.iter().enumerate().map(|(i, f)| {
+        let (s, ty) = (slot(i), f.ty);
+        quote_spanned! {f.ty_span()=> #s: <#ty as ::pulse::__private::ArrowField>::Reader, }
+    });
+    let reader_new = cols.iter().enumerate().map(|(i, f)| {
+        let (s, ty, col) = (slot(i), f.ty, &f.column);
+        let ty_str = quote!(#ty).to_string().replace(' ', "");
+        quote_spanned! {f.ty_span()=>
+            let #s = {
+                let column = ::pulse::__private::columnar::struct_column(array, path, #col, #name_str)?;
+                let at = ::pulse::__private::columnar::join(path, #col);
+                if !<#ty as ::pulse::__private::ArrowField>::NULLABLE {
+                    ::pulse::__private::columnar::check_no_nulls(&column, array, &at, #ty_str)?;
+                }
+                <<#ty as ::pulse::__private::ArrowField>::Reader as ::pulse::__private::ColumnReader<#ty>>::new(&column, &at)?
+            };
         }
-    } else {
-        quote!()
-    };
+    });
+    let reader_slots = (0..cols.len()).map(slot);
+    let mut next = 0;
+    let reads = c.fields.iter().map(|f| {
+        let (ident, ty) = (f.ident, f.ty);
+        if f.skip {
+            quote! { #ident: ::std::default::Default::default(), }
+        } else {
+            let s = slot(next);
+            next += 1;
+            quote! { #ident: ::pulse::__private::ColumnReader::<#ty>::read(&self.#s, i), }
+        }
+    });
+    let event_impl = if is_event { emit_event(c) } else { quote!() };
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -68,7 +95,67 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
                 fn arrow_fields() -> ::pulse::__private::arrow_schema::Fields {
                     ::pulse::__private::arrow_schema::Fields::from(::std::vec![#(#arrow),*])
                 }
+                fn partition_value(&self, column: &str) -> ::std::option::Option<::std::string::String> {
+                    match column {
+                        #(#partition_arms)*
+                        _ => ::std::option::Option::None,
+                    }
+                }
             }
+
+            #[doc(hidden)]
+            pub struct __PulseBuilder {
+                #(#builder_fields)*
+                __nulls: ::pulse::__private::arrow_buffer::NullBufferBuilder,
+            }
+
+            #[automatically_derived]
+            impl ::pulse::__private::ColumnBuilder<#name> for __PulseBuilder {
+                fn with_capacity(n: usize) -> Self {
+                    __PulseBuilder { #(#builder_new)* __nulls: ::pulse::__private::arrow_buffer::NullBufferBuilder::new(n) }
+                }
+                #[inline]
+                fn append(&mut self, v: &#name) {
+                    #(#appends)*
+                    self.__nulls.append_non_null();
+                }
+                fn append_null(&mut self) {
+                    #(#append_nulls)*
+                    self.__nulls.append_null();
+                }
+                fn finish(&mut self) -> ::pulse::__private::arrow_array::ArrayRef {
+                    ::std::sync::Arc::new(::pulse::__private::arrow_array::StructArray::new(
+                        <#name as ::pulse::__private::Record>::arrow_fields(),
+                        ::std::vec![#(#finishes),*],
+                        self.__nulls.finish(),
+                    ))
+                }
+            }
+
+            #[doc(hidden)]
+            pub struct __PulseReader {
+                #(#reader_fields)*
+                __nulls: ::std::option::Option<::pulse::__private::arrow_buffer::NullBuffer>,
+            }
+
+            #[automatically_derived]
+            impl ::pulse::__private::ColumnReader<#name> for __PulseReader {
+                fn new(array: &::pulse::__private::arrow_array::ArrayRef, path: &str) -> ::pulse::Result<Self> {
+                    #(#reader_new)*
+                    ::std::result::Result::Ok(__PulseReader {
+                        #(#reader_slots,)*
+                        __nulls: ::pulse::__private::arrow_array::Array::nulls(array.as_ref()).cloned(),
+                    })
+                }
+                #[inline]
+                fn read(&self, i: usize) -> #name {
+                    #name { #(#reads)* }
+                }
+                fn is_null(&self, i: usize) -> bool {
+                    self.__nulls.as_ref().is_some_and(|n| n.is_null(i))
+                }
+            }
+
             #[automatically_derived]
             impl ::pulse::__private::ArrowField for #name {
                 fn data_type() -> ::pulse::__private::arrow_schema::DataType {
@@ -76,8 +163,90 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
                         <Self as ::pulse::__private::Record>::arrow_fields(),
                     )
                 }
+                type Builder = __PulseBuilder;
+                type Reader = __PulseReader;
             }
             #event_impl
+        };
+    }
+}
+
+fn emit_event(c: &Container<'_>) -> TokenStream {
+    let name = &c.original.ident;
+    let f = c
+        .fields
+        .iter()
+        .find(|f| f.event_time.is_some())
+        .expect("validated");
+    let (ident, ty, col) = (f.ident, f.ty, &f.column);
+    let (_, unit) = f.event_time.expect("validated");
+    let body = match unit {
+        TimeUnit::Native => {
+            quote_spanned! {f.ty_span()=> <#ty as ::pulse::__private::EventTimeType>::to_timestamp(&self.#ident) }
+        }
+        TimeUnit::Ms => {
+            quote_spanned! {f.ty_span()=> ::pulse::__private::from_epoch_ms::<#ty>(self.#ident) }
+        }
+        TimeUnit::S => {
+            quote_spanned! {f.ty_span()=> ::pulse::__private::from_epoch_s::<#ty>(self.#ident) }
+        }
+        TimeUnit::Us => {
+            quote_spanned! {f.ty_span()=> ::pulse::__private::from_epoch_us::<#ty>(self.#ident) }
+        }
+    };
+    quote! {
+        #[automatically_derived]
+        impl ::pulse::__private::Event for #name {
+            const EVENT_TIME_FIELD: &'static str = #col;
+            #[inline(always)]
+            fn event_time(&self) -> ::pulse::__private::Timestamp { #body }
+        }
+    }
+}
+
+fn emit_enum(c: &Container<'_>, variants: &[(&syn::Ident, String)]) -> TokenStream {
+    let name = &c.original.ident;
+    let names = variants.iter().map(|(_, n)| n);
+    let idents: Vec<_> = variants.iter().map(|(i, _)| *i).collect();
+    let index = idents
+        .iter()
+        .enumerate()
+        .map(|(i, v)| quote! { #name::#v => #i, });
+    let from = idents
+        .iter()
+        .enumerate()
+        .map(|(i, v)| quote! { #i => #name::#v, });
+    let last = idents
+        .last()
+        .map(|v| quote!(#name::#v))
+        .unwrap_or_else(|| quote!(unreachable!("an enum without variants has no values")));
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl ::pulse::__private::columnar::UnitEnum for #name {
+                const VARIANTS: &'static [&'static str] = &[#(#names),*];
+                fn index(&self) -> usize {
+                    match self { #(#index)* }
+                }
+                fn from_index(index: usize) -> Self {
+                    match index { #(#from)* _ => #last }
+                }
+            }
+            #[automatically_derived]
+            impl ::pulse::__private::ArrowField for #name {
+                fn data_type() -> ::pulse::__private::arrow_schema::DataType {
+                    ::pulse::__private::arrow_schema::DataType::Dictionary(
+                        ::std::boxed::Box::new(::pulse::__private::arrow_schema::DataType::Int32),
+                        ::std::boxed::Box::new(::pulse::__private::arrow_schema::DataType::Utf8),
+                    )
+                }
+                type Builder = ::pulse::__private::columnar::EnumColumn<#name>;
+                type Reader = ::pulse::__private::columnar::EnumReader<#name>;
+                fn partition_value(&self) -> ::std::option::Option<::std::string::String> {
+                    let names = <#name as ::pulse::__private::columnar::UnitEnum>::VARIANTS;
+                    ::std::option::Option::Some(names[::pulse::__private::columnar::UnitEnum::index(self)].to_string())
+                }
+            }
         };
     }
 }

@@ -5,6 +5,9 @@ use crate::ctxt::Ctxt;
 
 pub fn check(cx: &Ctxt, c: &Container<'_>, is_event: bool) {
     check_generics(cx, c);
+    if c.variants.is_some() {
+        return;
+    }
     if is_event {
         check_one_event_time(cx, c);
     } else {

@@ -432,13 +432,23 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
     });
     let text = g.to_text();
     let mermaid = g.to_mermaid();
+    let probe_use = quote! {
+        #[allow(unused_imports)]
+        use ::pulse::__private::{NoParquet as _, ViaParquet as _};
+    };
     let open_sources = g.inputs.iter().enumerate().map(|(i, p)| {
         let ty = &p.ty;
-        quote_spanned!(p.span=> #i => ::pulse::__private::open_source::<#ty>(spec),)
+        quote_spanned!(p.span=> #i => ::pulse::__private::open_source::<#ty>(spec, |spec| {
+            #probe_use
+            (&&::pulse::__private::Probe::<#ty>::new()).parquet_source(spec)
+        }),)
     });
     let open_sinks = g.outputs.iter().enumerate().map(|(j, p)| {
         let ty = &p.port.ty;
-        quote_spanned!(p.port.span=> #j => ::pulse::__private::open_sink::<#ty>(spec),)
+        quote_spanned!(p.port.span=> #j => ::pulse::__private::open_sink::<#ty>(spec, |spec| {
+            #probe_use
+            (&&::pulse::__private::Probe::<#ty>::new()).parquet_sink(spec)
+        }),)
     });
     let input_impls = g.inputs.iter().enumerate().map(|(i, p)| {
         let ty = &p.ty;

@@ -96,6 +96,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                 reader: BufReader::with_capacity(1 << 16, file),
                 line: 0,
             },
+            Format::Parquet => unreachable!("Parquet inputs are opened by the Parquet source"),
             Format::Csv => {
                 let mut reader = csv::ReaderBuilder::new()
                     .has_headers(true)

@@ -1,6 +1,7 @@
 //! Sources and sinks: typed file I/O bound to a pipeline's ports at run time.
 
 mod file_source;
+pub mod parquet;
 mod sink;
 mod spec;
 
@@ -49,10 +50,107 @@ pub trait Sink {
     fn written(&self) -> u64;
 }
 
-/// Opens a file source of `T` for `spec`.
-pub fn open_source<T>(spec: &SourceSpec) -> Result<Box<dyn Source>>
+/// Opens a source of `T` for `spec`; `parquet` opens Parquet inputs (the generated code passes
+/// the Parquet reader when `T` has a derived schema).
+pub fn open_source<T>(
+    spec: &SourceSpec,
+    parquet: impl FnOnce(&SourceSpec) -> Result<Box<dyn Source>>,
+) -> Result<Box<dyn Source>>
 where
     T: crate::Event + serde::de::DeserializeOwned,
 {
-    Ok(Box::new(FileSource::<T>::open(spec)?))
+    match spec.format {
+        Format::Parquet => parquet(spec),
+        _ => Ok(Box::new(FileSource::<T>::open(spec)?)),
+    }
+}
+
+/// Chooses, for a concrete type, between its Parquet reader/writer and a clear error when it
+/// has no derived schema (autoref specialisation: the impl on `&Probe<T>` wins when it applies).
+pub mod probe {
+    use std::marker::PhantomData;
+
+    use super::{Sink, SinkSpec, Source, SourceSpec};
+    use crate::error::{Error, Result};
+
+    /// The type whose capabilities are probed.
+    pub struct Probe<T>(PhantomData<fn() -> T>);
+
+    impl<T> Probe<T> {
+        /// A probe for `T`.
+        pub fn new() -> Self {
+            Probe(PhantomData)
+        }
+    }
+
+    impl<T> Default for Probe<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// Parquet I/O for types with a derived schema.
+    pub trait ViaParquet {
+        /// A Parquet source.
+        fn parquet_source(&self, spec: &SourceSpec) -> Result<Box<dyn Source>>;
+        /// A Parquet sink.
+        fn parquet_sink(&self, spec: &SinkSpec) -> Result<Box<dyn Sink>>;
+    }
+
+    /// The fallback: a run-time error naming the type.
+    pub trait NoParquet {
+        /// Fails: the type has no schema.
+        fn parquet_source(&self, spec: &SourceSpec) -> Result<Box<dyn Source>>;
+        /// Fails: the type has no schema.
+        fn parquet_sink(&self, spec: &SinkSpec) -> Result<Box<dyn Sink>>;
+    }
+
+    fn no_schema<T>(port: &str) -> Error {
+        Error::config(format!(
+            "`{port}` carries `{}`, which has no Parquet schema; derive `Record` (or `Event`) for it, or bind a .jsonl or .csv file",
+            std::any::type_name::<T>()
+        ))
+    }
+
+    impl<T> NoParquet for Probe<T> {
+        fn parquet_source(&self, spec: &SourceSpec) -> Result<Box<dyn Source>> {
+            Err(no_schema::<T>(&spec.name))
+        }
+        fn parquet_sink(&self, spec: &SinkSpec) -> Result<Box<dyn Sink>> {
+            Err(no_schema::<T>(&spec.name))
+        }
+    }
+
+    impl<T: crate::Record + crate::ArrowField> ViaParquet for &Probe<T> {
+        #[cfg(feature = "parquet")]
+        fn parquet_source(&self, spec: &SourceSpec) -> Result<Box<dyn Source>> {
+            Ok(Box::new(super::parquet::ParquetSource::<T>::open(spec)?))
+        }
+        #[cfg(feature = "parquet")]
+        fn parquet_sink(&self, spec: &SinkSpec) -> Result<Box<dyn Sink>> {
+            let super::SinkTarget::File(dir) = &spec.target else {
+                return Err(Error::config(format!(
+                    "output `{}`: Parquet goes to a directory, not stdout",
+                    spec.name
+                )));
+            };
+            Ok(Box::new(super::parquet::ParquetSink::<T>::open(
+                &spec.name,
+                dir,
+                spec.parquet.clone(),
+            )?))
+        }
+        #[cfg(not(feature = "parquet"))]
+        fn parquet_source(&self, _: &SourceSpec) -> Result<Box<dyn Source>> {
+            Err(Error::config(
+                "Parquet support is not compiled in; enable the `parquet` feature of `pulse`",
+            ))
+        }
+        #[cfg(not(feature = "parquet"))]
+        fn parquet_sink(&self, _: &SinkSpec) -> Result<Box<dyn Sink>> {
+            Err(Error::config(
+                "Parquet support is not compiled in; enable the `parquet` feature of `pulse`",
+            ))
+        }
+    }
 }

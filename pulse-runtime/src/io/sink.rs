@@ -210,10 +210,14 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
     }
 }
 
-/// Opens the sink `spec` names for elements of type `T`.
-pub fn open_sink<T: Serialize + 'static>(spec: &SinkSpec) -> Result<Box<dyn Sink>> {
+/// Opens the sink `spec` names for elements of type `T`; `parquet` opens Parquet outputs.
+pub fn open_sink<T: Serialize + 'static>(
+    spec: &SinkSpec,
+    parquet: impl FnOnce(&SinkSpec) -> Result<Box<dyn Sink>>,
+) -> Result<Box<dyn Sink>> {
     Ok(match spec.format {
         Format::Jsonl => Box::new(JsonlSink::<T>::open(spec)?),
         Format::Csv => Box::new(CsvSink::<T>::open(spec)?),
+        Format::Parquet => parquet(spec)?,
     })
 }

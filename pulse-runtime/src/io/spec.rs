@@ -11,6 +11,8 @@ pub enum Format {
     Jsonl,
     /// Comma-separated values with a header row.
     Csv,
+    /// Typed Parquet files (a directory for sinks; a file, glob or directory for sources).
+    Parquet,
 }
 
 impl Format {
@@ -20,8 +22,13 @@ impl Format {
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("");
+        if Path::new(path).is_dir() {
+            return Ok(Format::Parquet);
+        }
         Self::parse(ext).map_err(|_| {
-            Error::config(format!("cannot tell the format of `{path}` from its extension; use .jsonl or .csv, or set `format`"))
+            Error::config(format!(
+                "cannot tell the format of `{path}` from its extension; use .jsonl, .csv or .parquet, `parquet:DIR`, or set `format`"
+            ))
         })
     }
 
@@ -114,23 +121,37 @@ pub struct SinkSpec {
     pub target: SinkTarget,
     /// The format.
     pub format: Format,
+    /// Options of Parquet sinks.
+    pub parquet: super::parquet::ParquetOptions,
 }
 
 impl SinkSpec {
-    /// `-` for stdout, else a file whose format comes from its extension.
+    /// `-` for stdout, `parquet:DIR` for a Parquet directory, else a file whose format comes
+    /// from its extension.
     pub fn new(name: impl Into<String>, path: &str) -> Result<Self> {
         let name = name.into();
+        let parquet = super::parquet::ParquetOptions::default();
         if path == "-" || path == "stdout" {
             return Ok(SinkSpec {
                 name,
                 target: SinkTarget::Stdout,
                 format: Format::Jsonl,
+                parquet,
+            });
+        }
+        if let Some(dir) = path.strip_prefix("parquet:") {
+            return Ok(SinkSpec {
+                name,
+                target: SinkTarget::File(PathBuf::from(dir)),
+                format: Format::Parquet,
+                parquet,
             });
         }
         Ok(SinkSpec {
             name,
             format: Format::from_path(path)?,
             target: SinkTarget::File(PathBuf::from(path)),
+            parquet,
         })
     }
 }

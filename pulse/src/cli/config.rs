@@ -56,19 +56,90 @@ pub struct InputConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
-    /// A path, or `-` for stdout.
+    /// A path, `parquet:DIR`, or `-` for stdout.
     pub path: String,
-    /// `jsonl` or `csv`.
+    /// `jsonl`, `csv` or `parquet`.
     pub format: Option<String>,
+    /// Parquet: `snappy` (default), `zstd`, `zstd:LEVEL` or `none`.
+    pub compression: Option<String>,
+    /// Parquet: the zstd level (1 to 22, default 3).
+    pub zstd_level: Option<i32>,
+    /// Parquet: `date` (default, `dt=%Y-%m-%d`), `date:FORMAT`, `field:NAME` or `none`.
+    pub partition_by: Option<String>,
+    /// Parquet: rows per file before rotating (default 1,000,000).
+    pub max_rows: Option<u64>,
+    /// Parquet: seconds a file stays open before rotating.
+    pub max_age_secs: Option<u64>,
+    /// Parquet: approximate bytes per file before rotating.
+    pub max_bytes: Option<u64>,
+    /// Parquet: rows per row group (default 131,072).
+    pub row_group_size: Option<usize>,
+}
+
+impl OutputConfig {
+    /// Applies the Parquet options to `opts`, validating them.
+    pub fn parquet_options(
+        &self,
+        opts: &mut pulse_runtime::io::parquet::ParquetOptions,
+    ) -> Result<()> {
+        use pulse_runtime::io::parquet::{Compression, Partitioning};
+        if let Some(c) = &self.compression {
+            opts.compression = Compression::parse(c, self.zstd_level)?;
+        } else if let Some(l) = self.zstd_level {
+            return Err(Error::config(format!(
+                "`zstd_level = {l}` needs `compression = \"zstd\"`"
+            )));
+        }
+        if let Some(p) = &self.partition_by {
+            opts.partitioning = Partitioning::parse(p)?;
+        }
+        if let Some(n) = self.max_rows {
+            opts.max_rows = n.max(1);
+        }
+        if let Some(s) = self.max_age_secs {
+            opts.max_age = Some(std::time::Duration::from_secs(s));
+        }
+        opts.max_bytes = self.max_bytes.or(opts.max_bytes);
+        if let Some(n) = self.row_group_size {
+            opts.row_group_size = n.max(1);
+        }
+        Ok(())
+    }
+
+    fn is_parquet_only(&self) -> bool {
+        self.compression.is_some()
+            || self.zstd_level.is_some()
+            || self.partition_by.is_some()
+            || self.max_rows.is_some()
+            || self.max_age_secs.is_some()
+            || self.max_bytes.is_some()
+            || self.row_group_size.is_some()
+    }
 }
 
 impl Config {
-    /// Reads and parses a TOML file.
+    /// Reads, parses and checks a TOML file: Parquet options are validated here, so a bad codec
+    /// fails before anything runs.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
             path: path.into(),
             source: e,
         })?;
-        toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))
+        let config: Config =
+            toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+        for (name, out) in &config.outputs {
+            let mut opts = Default::default();
+            out.parquet_options(&mut opts)
+                .map_err(|e| Error::config(format!("{}: [outputs.{name}]: {e}", path.display())))?;
+            let parquet =
+                out.format.as_deref() == Some("parquet") || out.path.starts_with("parquet:");
+            if out.is_parquet_only() && !parquet {
+                return Err(Error::config(format!(
+                    "{}: [outputs.{name}]: Parquet options need `format = \"parquet\"` or a `parquet:DIR` path",
+                    path.display()
+                )));
+            }
+        }
+        Ok(config)
     }
 }

@@ -168,9 +168,13 @@ impl<P: Pipeline> App<P> {
                         port.name, port.ty, port.name
                     ))
                 })?;
-            let format = match conf.and_then(|c| c.format.as_deref()) {
-                Some(f) => Format::parse(f)?,
-                None => Format::from_path(&path)?,
+            let (format, path) = match (
+                conf.and_then(|c| c.format.as_deref()),
+                path.strip_prefix("parquet:"),
+            ) {
+                (_, Some(p)) => (Format::Parquet, p.to_string()),
+                (Some(f), None) => (Format::parse(f)?, path),
+                (None, None) => (Format::from_path(&path)?, path),
             };
             let policy = conf
                 .and_then(|c| c.on_bad_record.clone())
@@ -203,8 +207,11 @@ impl<P: Pipeline> App<P> {
                 })
                 .unwrap_or_else(|| "-".into());
             let mut spec = SinkSpec::new(port.name, &path)?;
-            if let Some(f) = conf.and_then(|c| c.format.as_deref()) {
-                spec.format = Format::parse(f)?;
+            if let Some(conf) = conf {
+                if let Some(f) = conf.format.as_deref() {
+                    spec.format = Format::parse(f)?;
+                }
+                conf.parquet_options(&mut spec.parquet)?;
             }
             sinks.push(spec);
         }
@@ -235,7 +242,7 @@ fn ports(ports: &[pulse_runtime::PortInfo]) -> String {
 
 fn command<P: Pipeline>() -> Command {
     let after = format!(
-        "Inputs (--input NAME=PATH; .jsonl or .csv, a path or a glob):\n{}\nOutputs (--output [NAME=]PATH; .jsonl, .csv, or - for stdout, the default):\n{}",
+        "Inputs (--input NAME=PATH; .jsonl, .csv or .parquet, a path or a glob; a directory or parquet:PATH reads Parquet):\n{}\nOutputs (--output [NAME=]PATH; .jsonl, .csv, parquet:DIR, or - for stdout, the default):\n{}",
         ports(P::INPUTS),
         ports(P::OUTPUTS)
     );

@@ -1,0 +1,149 @@
+//! The Parquet source: files (one, a glob, or a directory tree) read back into the event type.
+
+use std::any::Any;
+use std::fs::File;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+
+use crate::columnar::read_batch;
+use crate::error::{Error, Result};
+use crate::event::{ArrowField, Record};
+use crate::io::{Source, SourceSpec, SourceStats};
+
+/// Reads rows of `T` from Parquet files, checking each file's schema against `T`'s.
+pub struct ParquetSource<T> {
+    name: String,
+    files: Vec<PathBuf>,
+    next_file: usize,
+    current: Option<(PathBuf, ParquetRecordBatchReader)>,
+    buffered: std::collections::VecDeque<T>,
+    stats: SourceStats,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Record + ArrowField> ParquetSource<T> {
+    /// Opens the files `spec.path` names: a file, a glob, or a directory (searched recursively
+    /// for `*.parquet`, skipping hidden in-progress files).
+    pub fn open(spec: &SourceSpec) -> Result<Self> {
+        let files = parquet_files(&spec.path)?;
+        Ok(ParquetSource {
+            name: spec.name.clone(),
+            files,
+            next_file: 0,
+            current: None,
+            buffered: Default::default(),
+            stats: SourceStats::default(),
+            _t: PhantomData,
+        })
+    }
+
+    /// The files this source reads, in order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    fn refill(&mut self, max: usize) -> Result<bool> {
+        loop {
+            if self.current.is_none() {
+                let Some(path) = self.files.get(self.next_file).cloned() else {
+                    return Ok(false);
+                };
+                self.next_file += 1;
+                let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+                self.stats.bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
+                let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                    .and_then(|b| b.with_batch_size(max.clamp(1, 64 * 1024)).build())
+                    .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+                self.current = Some((path, reader));
+            }
+            let (path, reader) = self.current.as_mut().expect("opened above");
+            match reader.next() {
+                Some(Ok(batch)) => {
+                    let mut rows = Vec::with_capacity(batch.num_rows());
+                    read_batch::<T>(&batch, &mut rows)
+                        .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+                    self.buffered.extend(rows);
+                    return Ok(true);
+                }
+                Some(Err(e)) => return Err(Error::config(format!("{}: {e}", path.display()))),
+                None => self.current = None,
+            }
+        }
+    }
+}
+
+impl<T: Record + ArrowField> Source for ParquetSource<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn new_batch(&self) -> Box<dyn Any> {
+        Box::new(Vec::<T>::new())
+    }
+    fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
+        let batch = batch
+            .downcast_mut::<Vec<T>>()
+            .expect("batch of the source's event type");
+        while batch.len() < max {
+            if self.buffered.is_empty() && !self.refill(max)? {
+                return Ok(false);
+            }
+            let n = (max - batch.len()).min(self.buffered.len());
+            batch.extend(self.buffered.drain(..n));
+            self.stats.records += n as u64;
+        }
+        Ok(true)
+    }
+    fn stats(&self) -> SourceStats {
+        self.stats.clone()
+    }
+}
+
+fn parquet_files(path: &str) -> Result<Vec<PathBuf>> {
+    let p = Path::new(path);
+    let mut files = vec![];
+    if p.is_dir() {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+            for e in std::fs::read_dir(dir)
+                .map_err(|e| Error::io(dir, e))?
+                .flatten()
+            {
+                let p = e.path();
+                let hidden = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'));
+                if hidden {
+                    continue;
+                }
+                if p.is_dir() {
+                    walk(&p, out)?;
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    out.push(p);
+                }
+            }
+            Ok(())
+        }
+        walk(p, &mut files)?;
+    } else if path.contains(['*', '?', '[']) {
+        let paths = glob::glob(path)
+            .map_err(|e| Error::config(format!("bad glob pattern `{path}`: {e}")))?;
+        files = paths
+            .filter_map(|p| p.ok())
+            .filter(|p| p.is_file())
+            .collect();
+    } else if p.is_file() {
+        files.push(p.to_path_buf());
+    } else {
+        return Err(Error::io(
+            p,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        ));
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::config(format!("no Parquet file under `{path}`")));
+    }
+    Ok(files)
+}
