@@ -88,7 +88,8 @@ pub use pulse_runtime::operator::Context;
 pub use pulse_runtime::watermark::{self, Ascending, BoundedOutOfOrderness, Periodic, Punctuated};
 pub use pulse_runtime::window::{self, Session, Sliding, Tumbling, Window};
 pub use pulse_runtime::{
-    Error, Event, Explain, Graph, Pipeline, PortInfo, Record, Result, Snapshot, Timestamp,
+    ArrowField, Error, Event, Explain, Graph, Pipeline, PortInfo, Record, Result, Snapshot,
+    Timestamp,
 };
 pub use pulse_runtime::{arrow_schema, exec, io, testing};
 

@@ -68,15 +68,15 @@ pub struct ParquetSink<T: Record + ArrowField> {
 impl<T: Record + ArrowField> ParquetSink<T> {
     /// A sink writing under `dir` with `opts`; checks the options against `T`.
     pub fn open(name: &str, dir: &Path, opts: ParquetOptions) -> Result<Self> {
-        if let Partitioning::Field(f) = &opts.partitioning {
-            if !T::FIELDS.iter().any(|x| x.name == f) {
-                let names: Vec<_> = T::FIELDS.iter().map(|x| x.name).collect();
-                return Err(Error::config(format!(
-                    "cannot partition `{}` by `{f}`: no such column; columns are {}",
-                    T::NAME,
-                    names.join(", ")
-                )));
-            }
+        if let Partitioning::Field(f) = &opts.partitioning
+            && !T::FIELDS.iter().any(|x| x.name == f)
+        {
+            let names: Vec<_> = T::FIELDS.iter().map(|x| x.name).collect();
+            return Err(Error::config(format!(
+                "cannot partition `{}` by `{f}`: no such column; columns are {}",
+                T::NAME,
+                names.join(", ")
+            )));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let codec = match opts.compression {
