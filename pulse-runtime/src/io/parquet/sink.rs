@@ -48,6 +48,8 @@ struct Open {
 struct Partition<T: Record + ArrowField> {
     builder: BatchBuilder<T>,
     open: Option<Open>,
+    /// Rows were appended in the current batch.
+    dirty: bool,
 }
 
 /// Writes rows of `T` as Parquet files under a directory.
@@ -63,6 +65,12 @@ pub struct ParquetSink<T: Record + ArrowField> {
     rows: u64,
     bytes: u64,
     files: Vec<PathBuf>,
+    /// The partition key of the last row, and the second it was computed for (date partitions
+    /// without sub-second fields depend only on the second).
+    key: String,
+    key_second: Option<i64>,
+    /// The date format has sub-second fields, so the key cannot be reused within a second.
+    sub_second: bool,
 }
 
 impl<T: Record + ArrowField> ParquetSink<T> {
@@ -90,6 +98,7 @@ impl<T: Record + ArrowField> ParquetSink<T> {
             .set_compression(codec)
             .set_max_row_group_row_count(Some(opts.row_group_size.max(1)))
             .build();
+        let sub_second = matches!(&opts.partitioning, Partitioning::Date(f) if ["%f", "%.", "%3f", "%6f", "%9f"].iter().any(|p| f.contains(p)));
         Ok(ParquetSink {
             name: format!("{name} ({})", dir.display()),
             dir: dir.to_path_buf(),
@@ -102,20 +111,31 @@ impl<T: Record + ArrowField> ParquetSink<T> {
             rows: 0,
             bytes: 0,
             files: vec![],
+            key: String::new(),
+            key_second: None,
+            sub_second,
         })
     }
 
-    fn partition_of(&self, row: &T, ts: i64) -> String {
+    /// Sets `self.key` to the partition of `row` at `ts`, reusing the previous key when it
+    /// cannot have changed.
+    fn set_key(&mut self, row: &T, ts: i64) {
+        use std::fmt::Write;
         match &self.opts.partitioning {
-            Partitioning::None => String::new(),
-            Partitioning::Date(fmt) => Timestamp::from_millis(ts)
-                .to_datetime()
-                .format(fmt)
-                .to_string(),
+            Partitioning::None => {}
+            Partitioning::Date(fmt) => {
+                let second = ts.div_euclid(1000);
+                let sub_second = self.sub_second;
+                if sub_second || self.key_second != Some(second) {
+                    self.key.clear();
+                    let _ = write!(self.key, "{}", Timestamp::from_millis(ts).to_datetime().format(fmt));
+                    self.key_second = (!sub_second).then_some(second);
+                }
+            }
             Partitioning::Field(f) => {
-                let v = Record::partition_value(row, f)
-                    .map_or_else(|| "__NULL__".to_string(), |v| escape_partition_value(&v));
-                format!("{f}={v}")
+                self.key.clear();
+                let v = Record::partition_value(row, f).map_or_else(|| "__NULL__".to_string(), |v| escape_partition_value(&v));
+                let _ = write!(self.key, "{f}={v}");
             }
         }
     }
@@ -239,34 +259,32 @@ impl<T: Record + ArrowField> Sink for ParquetSink<T> {
             .downcast_mut::<Vec<(T, i64)>>()
             .expect("batch of the sink's type");
         let cap = batch.len().min(self.opts.row_group_size);
-        let mut touched: Vec<String> = vec![];
         for (row, ts) in batch.drain(..) {
-            let key = self.partition_of(&row, ts);
-            let part = self
-                .partitions
-                .entry(key.clone())
-                .or_insert_with(|| Partition {
+            self.set_key(&row, ts);
+            let part = match self.partitions.get_mut(self.key.as_str()) {
+                Some(p) => p,
+                None => self.partitions.entry(self.key.clone()).or_insert_with(|| Partition {
                     builder: BatchBuilder::with_capacity(cap),
                     open: None,
-                });
+                    dirty: false,
+                }),
+            };
             part.builder.append(&row);
+            part.dirty = true;
             let in_file = part.open.as_ref().map_or(0, |o| o.rows);
             if in_file + part.builder.len() as u64 >= self.opts.max_rows {
+                let key = self.key.clone();
                 self.flush_partition(&key)?;
                 self.roll(&key)?;
-            } else if !touched.contains(&key) {
-                touched.push(key);
             }
         }
-        let keys: Vec<String> = self.partitions.keys().cloned().collect();
+        let keys: Vec<String> = self.partitions.iter().filter(|(_, p)| p.dirty || p.open.is_some()).map(|(k, _)| k.clone()).collect();
         for k in keys {
-            if touched.contains(&k) {
+            let part = self.partitions.get_mut(&k).expect("listed above");
+            if std::mem::take(&mut part.dirty) {
                 self.flush_partition(&k)?;
             }
-            let due = self.partitions[&k]
-                .open
-                .as_ref()
-                .is_some_and(|o| self.due(o));
+            let due = self.partitions[&k].open.as_ref().is_some_and(|o| self.due(o));
             if due {
                 self.roll(&k)?;
             }
