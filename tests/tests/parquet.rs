@@ -11,10 +11,11 @@ use arrow_array::types::UInt64Type;
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use pulse::ArrowField;
+use pulse::io::parquet::ParquetSource;
 use pulse::io::parquet::{Compression, ParquetOptions, ParquetSink, Partitioning};
 use pulse::io::{Sink, SinkSpec, Source, SourceSpec};
 use pulse::prelude::*;
-use pulse::{ArrowField, Record as _};
 
 #[derive(Record, Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 enum Level {
@@ -133,21 +134,14 @@ fn read_arrow(path: &Path) -> Vec<RecordBatch> {
     reader.map(|b| b.unwrap()).collect()
 }
 
-fn read_pulse<T: Event + ArrowField + serde::de::DeserializeOwned>(
-    path: &str,
-) -> pulse::Result<Vec<T>> {
+fn read_pulse<T: Event + ArrowField>(path: &str) -> pulse::Result<Vec<T>> {
     let spec = SourceSpec {
-        format: pulse::io::Format::Parquet,
-        ..SourceSpec::new("in", "x.jsonl").unwrap()
-    };
-    let spec = SourceSpec {
+        name: "in".into(),
         path: path.to_string(),
-        ..spec
+        format: pulse::io::Format::Parquet,
+        on_bad_record: Default::default(),
     };
-    let mut src = pulse::io::open_source::<T>(&spec, |s| {
-        use pulse::__private::{NoParquet as _, ViaParquet as _};
-        (&&pulse::__private::Probe::<T>::new()).parquet_source(s)
-    })?;
+    let mut src = ParquetSource::<T>::open(&spec)?;
     let mut out: Vec<T> = vec![];
     loop {
         let mut batch: Vec<T> = vec![];

@@ -128,13 +128,18 @@ impl<T: Record + ArrowField> ParquetSink<T> {
                 let sub_second = self.sub_second;
                 if sub_second || self.key_second != Some(second) {
                     self.key.clear();
-                    let _ = write!(self.key, "{}", Timestamp::from_millis(ts).to_datetime().format(fmt));
+                    let _ = write!(
+                        self.key,
+                        "{}",
+                        Timestamp::from_millis(ts).to_datetime().format(fmt)
+                    );
                     self.key_second = (!sub_second).then_some(second);
                 }
             }
             Partitioning::Field(f) => {
                 self.key.clear();
-                let v = Record::partition_value(row, f).map_or_else(|| "__NULL__".to_string(), |v| escape_partition_value(&v));
+                let v = Record::partition_value(row, f)
+                    .map_or_else(|| "__NULL__".to_string(), |v| escape_partition_value(&v));
                 let _ = write!(self.key, "{f}={v}");
             }
         }
@@ -263,11 +268,14 @@ impl<T: Record + ArrowField> Sink for ParquetSink<T> {
             self.set_key(&row, ts);
             let part = match self.partitions.get_mut(self.key.as_str()) {
                 Some(p) => p,
-                None => self.partitions.entry(self.key.clone()).or_insert_with(|| Partition {
-                    builder: BatchBuilder::with_capacity(cap),
-                    open: None,
-                    dirty: false,
-                }),
+                None => self
+                    .partitions
+                    .entry(self.key.clone())
+                    .or_insert_with(|| Partition {
+                        builder: BatchBuilder::with_capacity(cap),
+                        open: None,
+                        dirty: false,
+                    }),
             };
             part.builder.append(&row);
             part.dirty = true;
@@ -278,13 +286,21 @@ impl<T: Record + ArrowField> Sink for ParquetSink<T> {
                 self.roll(&key)?;
             }
         }
-        let keys: Vec<String> = self.partitions.iter().filter(|(_, p)| p.dirty || p.open.is_some()).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<String> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.dirty || p.open.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in keys {
             let part = self.partitions.get_mut(&k).expect("listed above");
             if std::mem::take(&mut part.dirty) {
                 self.flush_partition(&k)?;
             }
-            let due = self.partitions[&k].open.as_ref().is_some_and(|o| self.due(o));
+            let due = self.partitions[&k]
+                .open
+                .as_ref()
+                .is_some_and(|o| self.due(o));
             if due {
                 self.roll(&k)?;
             }
