@@ -547,3 +547,29 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn pulse_inspect_describes_parquet_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions {
+        max_rows: 20,
+        compression: Compression::Zstd(3),
+        ..Default::default()
+    };
+    write(
+        dir.path(),
+        opts,
+        (0..50u64).map(|i| (sample(i), 0i64)).collect(),
+        50,
+    );
+    let out = pulse::cli::tool::main_from(["pulse", "inspect", &dir.path().display().to_string()])
+        .unwrap();
+    assert!(out.contains("3 files, 50 rows"), "{out}");
+    assert!(out.contains("ZSTD"), "{out}");
+    assert!(out.contains("  maybe: UInt32 (nullable)\n"), "{out}");
+    assert!(out.contains("  at: Timestamp(ms, \"UTC\")\n"), "{out}");
+    let err = pulse::cli::tool::main_from(["pulse", "inspect", "/nonexistent/x"])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "/nonexistent/x: no such file or directory");
+}

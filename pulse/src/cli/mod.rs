@@ -1,6 +1,9 @@
 //! The command line every pipeline binary gets from [`run`]: bind inputs and outputs, explain.
 
 mod config;
+#[cfg(feature = "parquet")]
+mod inspect;
+pub mod tool;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

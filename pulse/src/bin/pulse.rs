@@ -1,0 +1,11 @@
+//! The `pulse` command; the logic lives in `pulse::cli::tool`.
+
+fn main() {
+    match pulse::cli::tool::main_from(std::env::args_os()) {
+        Ok(out) => print!("{out}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
