@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+pub mod checkpoint;
 pub mod columnar;
 mod error;
 mod event;

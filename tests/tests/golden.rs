@@ -16,7 +16,13 @@ fn root() -> PathBuf {
 /// Runs `p` with `args` (bindings relative to the repo root) into a temp dir; returns the dir.
 fn run<P: Pipeline>(p: P, inputs: &[(&str, &str)], outputs: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut args = vec![P::NAME.to_string(), "--quiet".into()];
+    let state = dir.path().join("state").display().to_string();
+    let mut args = vec![
+        P::NAME.to_string(),
+        "--quiet".into(),
+        "--state-dir".into(),
+        state,
+    ];
     for (name, path) in inputs {
         args.push("--input".into());
         args.push(format!("{name}={}", root().join(path).display()));
@@ -52,6 +58,10 @@ fn word_count_golden() {
         &[("output", "counts.jsonl")],
     );
     check(dir.path(), "counts.jsonl", "word_count.jsonl");
+    assert!(
+        dir.path().join("state").is_dir(),
+        "the run kept its state in the given directory"
+    );
 }
 
 #[test]

@@ -506,6 +506,7 @@ fn pipeline_writes_parquet_through_the_cli_and_reads_it_back() {
     let args = [
         "wc",
         "-q",
+        "--no-checkpoints",
         "-i",
         &format!("lines={}", root.join("examples/data/lines.jsonl").display()),
         "-c",

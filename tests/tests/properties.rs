@@ -111,6 +111,7 @@ fn file_runs_identical_across_batch_sizes() {
         let args = [
             "windows",
             "-q",
+            "--no-checkpoints",
             "--batch-size",
             &batch.to_string(),
             "-i",

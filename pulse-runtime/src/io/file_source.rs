@@ -17,6 +17,7 @@ enum Reader {
         path: PathBuf,
         reader: BufReader<File>,
         line: u64,
+        offset: u64,
     },
     Csv {
         path: PathBuf,
@@ -95,6 +96,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                 path,
                 reader: BufReader::with_capacity(1 << 16, file),
                 line: 0,
+                offset: 0,
             },
             Format::Parquet => unreachable!("Parquet inputs are opened by the Parquet source"),
             Format::Csv => {
@@ -166,7 +168,12 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
             }
             let mut failed = None;
             match self.current.as_mut().expect("a file is open") {
-                Reader::Jsonl { path, reader, line } => {
+                Reader::Jsonl {
+                    path,
+                    reader,
+                    line,
+                    offset,
+                } => {
                     self.line.clear();
                     let n = reader
                         .read_line(&mut self.line)
@@ -176,6 +183,7 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                         continue;
                     }
                     *line += 1;
+                    *offset += n as u64;
                     self.stats.bytes += n as u64;
                     let text = self.line.trim_end_matches(['\n', '\r']);
                     if text.trim().is_empty() {
@@ -241,6 +249,59 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
 
     fn stats(&self) -> SourceStats {
         self.stats.clone()
+    }
+
+    fn position(&self) -> Vec<u8> {
+        let pos: (u64, u64, u64) = match &self.current {
+            None => (self.next_file as u64, 0, 0),
+            Some(Reader::Jsonl { line, offset, .. }) => (self.next_file as u64 - 1, *offset, *line),
+            Some(Reader::Csv { reader, .. }) => {
+                let p = reader.position();
+                (self.next_file as u64 - 1, p.byte(), p.line())
+            }
+        };
+        postcard::to_stdvec(&(self.files.len() as u64, pos)).unwrap_or_default()
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        if position.is_empty() {
+            return Ok(());
+        }
+        let bad = |m: String| Error::config(format!("input `{}`: cannot resume: {m}", self.name));
+        let (count, (file, offset, line)): (u64, (u64, u64, u64)) =
+            postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
+        if count != self.files.len() as u64 {
+            return Err(bad(format!(
+                "the checkpoint saw {count} input files, now there are {}; start afresh with --fresh",
+                self.files.len()
+            )));
+        }
+        self.next_file = file as usize;
+        self.current = None;
+        if offset == 0 || !self.open_next()? {
+            return Ok(());
+        }
+        match self.current.as_mut().expect("opened") {
+            Reader::Jsonl {
+                path,
+                reader,
+                line: l,
+                offset: o,
+            } => {
+                use std::io::Seek;
+                reader
+                    .seek(std::io::SeekFrom::Start(offset))
+                    .map_err(|e| Error::io(&*path, e))?;
+                *l = line;
+                *o = offset;
+            }
+            Reader::Csv { path, reader, .. } => {
+                let mut pos = csv::Position::new();
+                pos.set_byte(offset).set_line(line);
+                reader.seek(pos).map_err(|e| csv_error(path, e))?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -34,6 +34,20 @@ pub trait Source {
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool>;
     /// What was read so far.
     fn stats(&self) -> SourceStats;
+    /// Where the next record starts, for checkpoints (empty if the source cannot resume).
+    fn position(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    /// Continues from a [`position`](Self::position) saved by an earlier run.
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        if position.is_empty() {
+            return Ok(());
+        }
+        Err(crate::Error::config(format!(
+            "input `{}` cannot resume from a checkpoint",
+            self.name()
+        )))
+    }
 }
 
 /// A typed output written in batches.
@@ -48,6 +62,15 @@ pub trait Sink {
     fn finish(&mut self) -> Result<()>;
     /// Records written so far.
     fn written(&self) -> u64;
+    /// Phase one of a checkpoint: makes everything written so far durable but not yet
+    /// published, and returns what [`commit`](Self::commit) (or a restarted run) needs.
+    fn pre_commit(&mut self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    /// Phase two, after the checkpoint holding `record` is durable: publishes.
+    fn commit(&mut self, _record: &[u8]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Opens a source of `T` for `spec`; `parquet` opens Parquet inputs (the generated code passes
@@ -134,11 +157,10 @@ pub mod probe {
                     spec.name
                 )));
             };
-            Ok(Box::new(super::parquet::ParquetSink::<T>::open(
-                &spec.name,
-                dir,
-                spec.parquet.clone(),
-            )?))
+            let mut sink =
+                super::parquet::ParquetSink::<T>::open(&spec.name, dir, spec.parquet.clone())?;
+            sink.recover(spec.resume.as_deref())?;
+            Ok(Box::new(sink))
         }
         #[cfg(not(feature = "parquet"))]
         fn parquet_source(&self, _: &SourceSpec) -> Result<Box<dyn Source>> {

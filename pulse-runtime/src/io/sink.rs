@@ -19,25 +19,30 @@ struct Staged {
 }
 
 impl Staged {
-    fn create(path: &Path) -> Result<(Self, File)> {
+    fn paths(path: &Path) -> (Self, PathBuf) {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let file_name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("output");
         let tmp = dir.join(format!(".{file_name}.inprogress"));
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok((
+        (
             Staged {
                 tmp,
                 path: path.to_path_buf(),
             },
-            file,
-        ))
+            dir.to_path_buf(),
+        )
+    }
+
+    fn create(path: &Path) -> Result<(Self, File)> {
+        let (staged, dir) = Self::paths(path);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let file = File::create(&staged.tmp).map_err(|e| Error::io(&staged.tmp, e))?;
+        Ok((staged, file))
     }
 
     fn publish(&self) -> Result<()> {
@@ -65,14 +70,65 @@ impl Write for Out {
     }
 }
 
-fn open_out(target: &SinkTarget) -> Result<Out> {
+/// Opens the target; `resume` is the length a checkpoint recorded for the in-progress file.
+fn open_out(target: &SinkTarget, resume: Option<&[u8]>) -> Result<Out> {
     Ok(match target {
         SinkTarget::Stdout => Out::Stdout(std::io::stdout()),
-        SinkTarget::File(p) => {
-            let (staged, file) = Staged::create(p)?;
-            Out::File(BufWriter::with_capacity(1 << 16, file), staged)
-        }
+        SinkTarget::File(p) => match resume.filter(|r| !r.is_empty()) {
+            None => {
+                let (staged, file) = Staged::create(p)?;
+                Out::File(BufWriter::with_capacity(1 << 16, file), staged)
+            }
+            Some(record) => {
+                let len: u64 = postcard::from_bytes(record).map_err(|e| {
+                    Error::config(format!("{}: bad checkpoint record: {e}", p.display()))
+                })?;
+                let (staged, _) = Staged::paths(p);
+                // A run that crashed after publishing gets its file back to continue it.
+                if !staged.tmp.exists() && staged.path.exists() {
+                    std::fs::rename(&staged.path, &staged.tmp)
+                        .map_err(|e| Error::io(&staged.tmp, e))?;
+                }
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&staged.tmp)
+                    .map_err(|e| Error::io(&staged.tmp, e))?;
+                // Drop what was written after the checkpoint: the replay writes it again.
+                file.set_len(len).map_err(|e| Error::io(&staged.tmp, e))?;
+                use std::io::Seek;
+                file.seek(std::io::SeekFrom::End(0))
+                    .map_err(|e| Error::io(&staged.tmp, e))?;
+                Out::File(BufWriter::with_capacity(1 << 16, file), staged)
+            }
+        },
     })
+}
+
+/// Makes everything written durable; returns the file's length (empty for stdout).
+fn pre_commit_out(out: &mut Out, name: &str) -> Result<Vec<u8>> {
+    out.flush().map_err(|e| Error::Write {
+        sink: name.into(),
+        message: e.to_string(),
+    })?;
+    durable_len(out)
+}
+
+/// Syncs an already flushed output; returns the file's length (empty for stdout).
+fn durable_len(out: &Out) -> Result<Vec<u8>> {
+    match out {
+        Out::Stdout(_) => Ok(Vec::new()),
+        Out::File(f, staged) => {
+            f.get_ref()
+                .sync_data()
+                .map_err(|e| Error::io(&staged.tmp, e))?;
+            let len = f
+                .get_ref()
+                .metadata()
+                .map_err(|e| Error::io(&staged.tmp, e))?
+                .len();
+            Ok(postcard::to_stdvec(&len).unwrap_or_default())
+        }
+    }
 }
 
 fn finish_out(out: &mut Out, name: &str) -> Result<()> {
@@ -109,7 +165,7 @@ impl<T: Serialize + 'static> JsonlSink<T> {
     pub fn open(spec: &SinkSpec) -> Result<Self> {
         Ok(JsonlSink {
             name: describe(spec),
-            out: open_out(&spec.target)?,
+            out: open_out(&spec.target, spec.resume.as_deref())?,
             written: 0,
             _t: PhantomData,
         })
@@ -141,6 +197,9 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     fn finish(&mut self) -> Result<()> {
         finish_out(&mut self.out, &self.name)
     }
+    fn pre_commit(&mut self) -> Result<Vec<u8>> {
+        pre_commit_out(&mut self.out, &self.name)
+    }
     fn written(&self) -> u64 {
         self.written
     }
@@ -157,9 +216,14 @@ pub struct CsvSink<T> {
 impl<T: Serialize + 'static> CsvSink<T> {
     /// Opens the target.
     pub fn open(spec: &SinkSpec) -> Result<Self> {
+        // A resumed file already has its header.
+        let resumed = spec
+            .resume
+            .as_deref()
+            .is_some_and(|r| postcard::from_bytes::<u64>(r).is_ok_and(|len| len > 0));
         let writer = csv::WriterBuilder::new()
-            .has_headers(true)
-            .from_writer(open_out(&spec.target)?);
+            .has_headers(!resumed)
+            .from_writer(open_out(&spec.target, spec.resume.as_deref())?);
         Ok(CsvSink {
             name: describe(spec),
             writer: Some(writer),
@@ -194,6 +258,16 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
             self.written += 1;
         }
         Ok(())
+    }
+    fn pre_commit(&mut self) -> Result<Vec<u8>> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(Vec::new());
+        };
+        w.flush().map_err(|e| Error::Write {
+            sink: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        durable_len(w.get_ref())
     }
     fn finish(&mut self) -> Result<()> {
         let Some(w) = self.writer.take() else {

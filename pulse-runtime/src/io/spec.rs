@@ -123,6 +123,8 @@ pub struct SinkSpec {
     pub format: Format,
     /// Options of Parquet sinks.
     pub parquet: super::parquet::ParquetOptions,
+    /// The pre-commit record of the checkpoint a restarted run resumes from.
+    pub resume: Option<Vec<u8>>,
 }
 
 impl SinkSpec {
@@ -137,6 +139,7 @@ impl SinkSpec {
                 target: SinkTarget::Stdout,
                 format: Format::Jsonl,
                 parquet,
+                resume: None,
             });
         }
         if let Some(dir) = path.strip_prefix("parquet:") {
@@ -145,6 +148,7 @@ impl SinkSpec {
                 target: SinkTarget::File(PathBuf::from(dir)),
                 format: Format::Parquet,
                 parquet,
+                resume: None,
             });
         }
         Ok(SinkSpec {
@@ -152,6 +156,7 @@ impl SinkSpec {
             format: Format::from_path(path)?,
             target: SinkTarget::File(PathBuf::from(path)),
             parquet,
+            resume: None,
         })
     }
 }

@@ -36,6 +36,12 @@ pub struct Config {
     pub on_bad_record: Option<String>,
     /// Default dead-letter file.
     pub dead_letter: Option<PathBuf>,
+    /// Where state and checkpoints live.
+    pub state_dir: Option<PathBuf>,
+    /// Time between checkpoints (`500ms`, `10s`, `1m`).
+    pub checkpoint_interval: Option<String>,
+    /// `false` runs without checkpoints.
+    pub checkpoints: Option<bool>,
 }
 
 /// One input's binding.

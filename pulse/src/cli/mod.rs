@@ -9,9 +9,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, Command};
-use pulse_runtime::exec::{RunOptions, run_graph};
+use pulse_runtime::checkpoint::CheckpointStore;
+use pulse_runtime::exec::{Checkpointing, RunOptions, run_graph};
 use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec};
-use pulse_runtime::{Error, Pipeline, Result};
+use pulse_runtime::{Error, Graph, Pipeline, Result};
 
 pub use config::Config;
 
@@ -53,6 +54,10 @@ pub struct Plan {
     pub explain: Option<String>,
     /// No summary on stderr.
     pub quiet: bool,
+    /// Where checkpoints go, and how often; `None` without checkpoints.
+    pub checkpoints: Option<(PathBuf, std::time::Duration)>,
+    /// Forget earlier state before running.
+    pub fresh: bool,
 }
 
 impl<P: Pipeline> App<P> {
@@ -96,20 +101,82 @@ impl<P: Pipeline> App<P> {
             }
             return Ok(());
         }
-        let sources = plan
+        let store = match &plan.checkpoints {
+            Some((dir, _)) => {
+                if plan.fresh && dir.exists() {
+                    std::fs::remove_dir_all(dir).map_err(|e| Error::Io {
+                        path: dir.clone(),
+                        source: e,
+                    })?;
+                }
+                Some(CheckpointStore::open(dir)?)
+            }
+            None => None,
+        };
+        let resume = match &store {
+            Some(s) => s.latest()?,
+            None => None,
+        };
+        let mut sink_specs = plan.sinks.clone();
+        if let Some((cp, _)) = &resume {
+            if cp.pipeline != P::NAME
+                || cp.sources.len() != plan.sources.len()
+                || cp.sinks.len() != plan.sinks.len()
+            {
+                return Err(Error::config(format!(
+                    "the state in {} belongs to pipeline `{}` with {} inputs and {} outputs; pass --fresh to start over",
+                    store
+                        .as_ref()
+                        .expect("resume comes from a store")
+                        .dir()
+                        .display(),
+                    cp.pipeline,
+                    cp.sources.len(),
+                    cp.sinks.len()
+                )));
+            }
+            for (spec, (_, record)) in sink_specs.iter_mut().zip(&cp.sinks) {
+                spec.resume = Some(record.clone());
+            }
+        }
+        let mut sources = plan
             .sources
             .iter()
             .enumerate()
             .map(|(i, s)| self.pipeline.open_source(i, s))
             .collect::<Result<Vec<_>>>()?;
-        let sinks = plan
-            .sinks
+        let sinks = sink_specs
             .iter()
             .enumerate()
             .map(|(j, s)| self.pipeline.open_sink(j, s))
             .collect::<Result<Vec<_>>>()?;
         let mut graph = self.pipeline.build();
-        let summary = run_graph(&mut graph, sources, sinks, &plan.options)?;
+        let mut next_id = 1;
+        if let Some((cp, state)) = &resume {
+            graph.restore(state)?;
+            for (src, (_, pos)) in sources.iter_mut().zip(&cp.sources) {
+                src.seek(pos)?;
+            }
+            next_id = cp.id + 1;
+            if !plan.quiet {
+                eprintln!(
+                    "{}: resuming from checkpoint {} in {}",
+                    P::NAME,
+                    cp.id,
+                    store.as_ref().expect("store").dir().display()
+                );
+            }
+        }
+        let checkpointing = match (&store, &plan.checkpoints) {
+            (Some(store), Some((_, interval))) => Some(Checkpointing {
+                store,
+                interval: *interval,
+                pipeline: P::NAME,
+                next_id,
+            }),
+            _ => None,
+        };
+        let summary = run_graph(&mut graph, sources, sinks, &plan.options, checkpointing)?;
         if !plan.quiet {
             eprintln!("{} {summary}", P::NAME);
         }
@@ -226,12 +293,31 @@ impl<P: Pipeline> App<P> {
         {
             options.batch_size = n.max(1);
         }
+        let checkpoints = if m.get_flag("no-checkpoints") || config.checkpoints == Some(false) {
+            None
+        } else {
+            let dir = m
+                .get_one::<PathBuf>("state-dir")
+                .cloned()
+                .or(config.state_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(".pulse").join(P::NAME));
+            let interval = match m
+                .get_one::<String>("checkpoint-interval")
+                .or(config.checkpoint_interval.as_ref())
+            {
+                Some(v) => parse_duration(v)?,
+                None => std::time::Duration::from_secs(10),
+            };
+            Some((dir, interval))
+        };
         Ok(Plan {
             sources,
             sinks,
             options,
             explain: m.get_one::<String>("explain").cloned(),
             quiet: m.get_flag("quiet"),
+            checkpoints,
+            fresh: m.get_flag("fresh"),
         })
     }
 }
@@ -307,6 +393,31 @@ fn command<P: Pipeline>() -> Command {
                 .help("Records read per batch [default: 1024]"),
         )
         .arg(
+            Arg::new("state-dir")
+                .long("state-dir")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Where state and checkpoints live [default: .pulse/<pipeline>]"),
+        )
+        .arg(
+            Arg::new("checkpoint-interval")
+                .long("checkpoint-interval")
+                .value_name("DURATION")
+                .help("Time between checkpoints: 500ms, 10s, 1m [default: 10s]"),
+        )
+        .arg(
+            Arg::new("no-checkpoints")
+                .long("no-checkpoints")
+                .action(ArgAction::SetTrue)
+                .help("Runs without state on disk: a crash restarts from the beginning"),
+        )
+        .arg(
+            Arg::new("fresh")
+                .long("fresh")
+                .action(ArgAction::SetTrue)
+                .help("Deletes earlier state and starts from the beginning"),
+        )
+        .arg(
             Arg::new("quiet")
                 .long("quiet")
                 .short('q')
@@ -360,4 +471,26 @@ fn known<'a>(
         "this pipeline has no {what} `{name}`; its {what}s are: {}",
         list.join(", ")
     )))
+}
+
+/// Parses `500ms`, `10s`, `2m` or plain milliseconds.
+pub fn parse_duration(v: &str) -> Result<std::time::Duration> {
+    let v = v.trim();
+    let (num, unit) = v
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((v, "ms"), |i| (&v[..i], &v[i..]));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| Error::config(format!("bad duration `{v}`; write e.g. 500ms, 10s or 1m")))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        _ => {
+            return Err(Error::config(format!(
+                "bad duration unit in `{v}`; use ms, s or m"
+            )));
+        }
+    };
+    Ok(std::time::Duration::from_millis(ms))
 }

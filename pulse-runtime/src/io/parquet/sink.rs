@@ -20,7 +20,7 @@ use crate::io::Sink;
 use crate::time::Timestamp;
 
 /// A finished file waiting to be published: the second phase of the commit renames it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingFile {
     /// The hidden in-progress file.
     pub tmp: PathBuf,
@@ -237,6 +237,22 @@ impl<T: Record + ArrowField> ParquetSink<T> {
         Ok(std::mem::take(&mut self.pending))
     }
 
+    /// Resuming after a crash: publishes the files the last checkpoint pre-committed (again, if
+    /// the crash came after), then deletes every other in-progress file: they hold rows written
+    /// after the checkpoint, which the replay writes again.
+    pub fn recover(&mut self, record: Option<&[u8]>) -> Result<()> {
+        if let Some(r) = record.filter(|r| !r.is_empty()) {
+            let files: Vec<PendingFile> = postcard::from_bytes(r)
+                .map_err(|e| Error::config(format!("{}: bad checkpoint record: {e}", self.name)))?;
+            for f in files {
+                f.commit()?;
+            }
+        }
+        remove_in_progress(&self.dir)?;
+        self.next_seq = next_sequence(&self.dir);
+        Ok(())
+    }
+
     /// Files published so far.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
@@ -319,6 +335,45 @@ impl<T: Record + ArrowField> Sink for ParquetSink<T> {
     fn written(&self) -> u64 {
         self.rows
     }
+
+    fn pre_commit(&mut self) -> Result<Vec<u8>> {
+        let pending = ParquetSink::pre_commit(self)?;
+        postcard::to_stdvec(&pending).map_err(|e| Error::Write {
+            sink: self.name.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    fn commit(&mut self, record: &[u8]) -> Result<()> {
+        let pending: Vec<PendingFile> = postcard::from_bytes(record).map_err(|e| Error::Write {
+            sink: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        for f in pending {
+            f.commit()?;
+            self.files.push(f.path);
+        }
+        Ok(())
+    }
+}
+
+fn remove_in_progress(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            remove_in_progress(&p)?;
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(".part-") && n.ends_with(".inprogress"))
+        {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// One more than the largest `part-NNNNN` under `dir`, so a new run never overwrites a file.

@@ -19,6 +19,8 @@ pub struct ParquetSource<T> {
     next_file: usize,
     current: Option<(PathBuf, ParquetRecordBatchReader)>,
     buffered: std::collections::VecDeque<T>,
+    /// Rows of the current file handed out so far.
+    consumed: u64,
     stats: SourceStats,
     _t: PhantomData<fn() -> T>,
 }
@@ -34,6 +36,7 @@ impl<T: Record + ArrowField> ParquetSource<T> {
             next_file: 0,
             current: None,
             buffered: Default::default(),
+            consumed: 0,
             stats: SourceStats::default(),
             _t: PhantomData,
         })
@@ -57,6 +60,7 @@ impl<T: Record + ArrowField> ParquetSource<T> {
                     .and_then(|b| b.with_batch_size(max.clamp(1, 64 * 1024)).build())
                     .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
                 self.current = Some((path, reader));
+                self.consumed = 0;
             }
             let (path, reader) = self.current.as_mut().expect("opened above");
             match reader.next() {
@@ -92,11 +96,51 @@ impl<T: Record + ArrowField> Source for ParquetSource<T> {
             let n = (max - batch.len()).min(self.buffered.len());
             batch.extend(self.buffered.drain(..n));
             self.stats.records += n as u64;
+            self.consumed += n as u64;
         }
         Ok(true)
     }
     fn stats(&self) -> SourceStats {
         self.stats.clone()
+    }
+
+    fn position(&self) -> Vec<u8> {
+        let pos = match &self.current {
+            Some(_) => (self.next_file as u64 - 1, self.consumed),
+            None => (self.next_file as u64, 0),
+        };
+        postcard::to_stdvec(&(self.files.len() as u64, pos)).unwrap_or_default()
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        if position.is_empty() {
+            return Ok(());
+        }
+        let name = self.name.clone();
+        let bad = move |m: String| Error::config(format!("input `{name}`: cannot resume: {m}"));
+        let (count, (file, rows)): (u64, (u64, u64)) =
+            postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
+        if count != self.files.len() as u64 {
+            return Err(bad(format!(
+                "the checkpoint saw {count} input files, now there are {}; start afresh with --fresh",
+                self.files.len()
+            )));
+        }
+        self.next_file = file as usize;
+        self.current = None;
+        self.buffered.clear();
+        // Skip the rows handed out before the checkpoint.
+        let mut left = rows;
+        while left > 0 {
+            if self.buffered.is_empty() && !self.refill(64 * 1024)? {
+                return Err(bad(format!("file {file} has fewer than {rows} rows")));
+            }
+            let n = left.min(self.buffered.len() as u64);
+            self.buffered.drain(..n as usize);
+            left -= n;
+        }
+        self.consumed = rows;
+        Ok(())
     }
 }
 

@@ -1,0 +1,152 @@
+//! The checkpoint store on fjall: one keyspace per stateful operator id, one for metadata.
+
+use std::path::{Path, PathBuf};
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::graph::Snapshot;
+
+/// Everything but operator state that a checkpoint records.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Increasing id.
+    pub id: u64,
+    /// The pipeline that wrote it.
+    pub pipeline: String,
+    /// Per input: name and position (opaque bytes of the source).
+    pub sources: Vec<(String, Vec<u8>)>,
+    /// Per output: name and pre-commit record (opaque bytes of the sink).
+    pub sinks: Vec<(String, Vec<u8>)>,
+    /// The stateful operators whose state is in this checkpoint.
+    pub operators: Vec<String>,
+}
+
+const META: &str = "pulse.meta";
+const LATEST: &[u8] = b"checkpoint";
+const STATE: &[u8] = b"state";
+
+/// A fjall database holding the latest checkpoint of one pipeline.
+pub struct CheckpointStore {
+    db: Database,
+    meta: Keyspace,
+    dir: PathBuf,
+}
+
+fn fj(dir: &Path, e: impl std::fmt::Display) -> Error {
+    Error::State {
+        operator: "checkpoint".into(),
+        message: format!("{}: {e}", dir.display()),
+    }
+}
+
+impl CheckpointStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let db = Database::builder(dir).open().map_err(|e| fj(dir, e))?;
+        let meta = db
+            .keyspace(META, KeyspaceCreateOptions::default)
+            .map_err(|e| fj(dir, e))?;
+        Ok(CheckpointStore {
+            db,
+            meta,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn operator(&self, id: &str) -> Result<Keyspace> {
+        self.db
+            .keyspace(&format!("op:{id}"), KeyspaceCreateOptions::default)
+            .map_err(|e| fj(&self.dir, e))
+    }
+
+    /// Writes `cp` and `state` in one atomic batch and fsyncs it.
+    pub fn write(&self, cp: &Checkpoint, state: &Snapshot) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for (id, bytes) in state {
+            let ks = self.operator(id)?;
+            batch.insert(&ks, STATE, bytes.as_slice());
+        }
+        let mut cp = cp.clone();
+        cp.operators = state.keys().cloned().collect();
+        let meta = postcard::to_stdvec(&cp).map_err(|e| fj(&self.dir, e))?;
+        batch.insert(&self.meta, LATEST, meta);
+        batch.commit().map_err(|e| fj(&self.dir, e))?;
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| fj(&self.dir, e))
+    }
+
+    /// The latest checkpoint and its operator state, if any.
+    pub fn latest(&self) -> Result<Option<(Checkpoint, Snapshot)>> {
+        let Some(meta) = self.meta.get(LATEST).map_err(|e| fj(&self.dir, e))? else {
+            return Ok(None);
+        };
+        let cp: Checkpoint = postcard::from_bytes(&meta)
+            .map_err(|e| fj(&self.dir, format!("unreadable checkpoint: {e}")))?;
+        let mut state = Snapshot::new();
+        for id in &cp.operators {
+            let bytes = self
+                .operator(id)?
+                .get(STATE)
+                .map_err(|e| fj(&self.dir, e))?
+                .ok_or_else(|| Error::State {
+                    operator: id.clone(),
+                    message: format!(
+                        "checkpoint {} lists the operator but holds no state for it",
+                        cp.id
+                    ),
+                })?;
+            state.insert(id.clone(), bytes.to_vec());
+        }
+        Ok(Some((cp, state)))
+    }
+
+    /// Forgets the checkpoint (after a run finished and published everything).
+    pub fn clear(&self) -> Result<()> {
+        self.meta.remove(LATEST).map_err(|e| fj(&self.dir, e))?;
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| fj(&self.dir, e))
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_a_real_fjall_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = Checkpoint {
+            id: 7,
+            pipeline: "p".into(),
+            sources: vec![("in".into(), vec![1, 2])],
+            sinks: vec![("out".into(), vec![3])],
+            operators: vec![],
+        };
+        let mut state = Snapshot::new();
+        state.insert("p/x/window".into(), vec![9; 1000]);
+        state.insert("__watermarks".into(), vec![4]);
+        {
+            let store = CheckpointStore::open(dir.path()).unwrap();
+            assert!(store.latest().unwrap().is_none());
+            store.write(&cp, &state).unwrap();
+        }
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let (got, got_state) = store.latest().unwrap().unwrap();
+        assert_eq!(got.id, 7);
+        assert_eq!(got.sources, cp.sources);
+        assert_eq!(got.operators, ["__watermarks", "p/x/window"]);
+        assert_eq!(got_state, state);
+        store.clear().unwrap();
+        assert!(store.latest().unwrap().is_none());
+    }
+}

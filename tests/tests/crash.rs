@@ -1,0 +1,256 @@
+//! Crash recovery: a pipeline over 2 M events, checkpointing every 200 ms, is killed with SIGKILL
+//! at 25 random moments and restarted each time; its committed output (JSON lines and Parquet)
+//! must equal an uninterrupted run's: nothing lost, nothing duplicated.
+//!
+//! The test binary is its own child: `crash_child` runs the pipeline when `PULSE_CRASH_CHILD`
+//! holds its arguments, and does nothing in a normal test run.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pulse::io::parquet::ParquetSource;
+use pulse::io::{Format, Source, SourceSpec};
+use pulse::prelude::*;
+
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Bid {
+    auction: u64,
+    price: u64,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+#[derive(Record, Clone, Debug, Serialize, Deserialize)]
+struct Volume {
+    auction: u64,
+    end: Timestamp,
+    bids: u64,
+    volume: u64,
+}
+
+#[pipeline]
+fn crashy(bids: Stream<Bid>) -> (Stream<Volume>, Stream<Bid>) {
+    let timed = bids.watermark(BoundedOutOfOrderness::millis(500));
+    let volumes = timed
+        .key_by(|b| b.auction)
+        .window(Tumbling::secs(1))
+        .aggregate((Count, Sum(|b: &Bid| b.price)))
+        .map(|w| Volume {
+            auction: w.key,
+            end: w.end,
+            bids: w.value.0,
+            volume: w.value.1,
+        });
+    let big = timed.filter(|b| b.price > 900);
+    (volumes, big)
+}
+
+const CHILD: &str = "PULSE_CRASH_CHILD";
+const EVENTS: u64 = 2_000_000;
+const KILLS: u32 = 25;
+
+#[test]
+fn crash_child() {
+    let Ok(args) = std::env::var(CHILD) else {
+        return;
+    };
+    let args: Vec<String> = serde_json::from_str(&args).unwrap();
+    pulse::App::new(crashy).run_from(args).unwrap();
+}
+
+fn args(input: &Path, out: &Path, state: &Path) -> Vec<String> {
+    let s = |p: &Path| p.display().to_string();
+    vec![
+        "crashy".into(),
+        "--input".into(),
+        format!("bids={}", s(input)),
+        "--output".into(),
+        format!("volumes={}", s(&out.join("volumes.jsonl"))),
+        "--output".into(),
+        format!("big=parquet:{}", s(&out.join("big"))),
+        "--state-dir".into(),
+        s(state),
+        "--checkpoint-interval".into(),
+        "200ms".into(),
+    ]
+}
+
+/// The committed output: sorted JSON lines, and sorted Parquet rows.
+fn committed(out: &Path) -> (Vec<String>, Vec<(u64, u64, i64)>) {
+    let text = std::fs::read_to_string(out.join("volumes.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    let spec = SourceSpec {
+        name: "big".into(),
+        path: out.join("big").display().to_string(),
+        format: Format::Parquet,
+        on_bad_record: Default::default(),
+    };
+    let mut src = ParquetSource::<Bid>::open(&spec).unwrap();
+    let mut rows = vec![];
+    loop {
+        let mut batch: Vec<Bid> = vec![];
+        let more = src.read_batch(&mut batch, 65_536).unwrap();
+        rows.extend(batch.into_iter().map(|b| (b.auction, b.price, b.t)));
+        if !more {
+            break;
+        }
+    }
+    rows.sort();
+    (lines, rows)
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    let mut w = BufWriter::new(std::fs::File::create(&input).unwrap());
+    for i in 0..EVENTS {
+        // ~1 event per ms, arriving up to 300 ms out of order (inside the 500 ms bound).
+        let t = i as i64 - ((i * 7919) % 300) as i64;
+        writeln!(
+            w,
+            "{{\"auction\":{},\"price\":{},\"t\":{t}}}",
+            i % 97,
+            (i * 104_729) % 1000
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+
+    let reference = dir.path().join("reference");
+    pulse::App::new(crashy)
+        .run_from(args(
+            &input,
+            &reference,
+            &dir.path().join("reference-state"),
+        ))
+        .unwrap();
+    let want = committed(&reference);
+    assert!(
+        want.0.len() > 10_000 && want.1.len() > 100_000,
+        "a meaningful amount of output"
+    );
+
+    let crashed = dir.path().join("crashed");
+    let state = dir.path().join("crashed-state");
+    let child_args = serde_json::to_string(&args(&input, &crashed, &state)).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("crash test seed {seed}");
+    let mut kills = 0;
+    let mut runs = 0;
+    let started = Instant::now();
+    loop {
+        runs += 1;
+        let mut child = Command::new(&exe)
+            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .env(CHILD, &child_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if kills < KILLS {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let delay = Duration::from_millis(150 + seed % 450);
+            std::thread::sleep(delay);
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                let resumed = err
+                    .lines()
+                    .find(|l| l.contains("resuming from checkpoint"))
+                    .map_or("a fresh start".to_string(), |l| {
+                        l.split(": ").nth(1).unwrap_or(l).to_string()
+                    });
+                eprintln!(
+                    "kill {kills:>2}: SIGKILL after {:>3} ms of run {runs} ({resumed})",
+                    delay.as_millis()
+                );
+                continue;
+            }
+        }
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(status.success(), "the final run failed: {err}");
+        eprintln!(
+            "run {runs} finished: {}",
+            err.lines()
+                .find(|l| l.contains("resuming"))
+                .unwrap_or("no resume")
+        );
+        break;
+    }
+    eprintln!(
+        "{kills} kills in {runs} runs, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        kills >= 20,
+        "only {kills} kills happened before the run finished"
+    );
+
+    let got = committed(&crashed);
+    assert_eq!(
+        got.0.len(),
+        want.0.len(),
+        "JSON-lines rows: lost or duplicated"
+    );
+    assert!(
+        got.0 == want.0,
+        "JSON-lines rows differ from the uninterrupted run"
+    );
+    assert_eq!(
+        got.1.len(),
+        want.1.len(),
+        "Parquet rows: lost or duplicated"
+    );
+    assert!(
+        got.1 == want.1,
+        "Parquet rows differ from the uninterrupted run"
+    );
+    let leftovers: Vec<_> = walk(&crashed)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".inprogress"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "in-progress files left: {leftovers:?}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
