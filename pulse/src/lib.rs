@@ -91,7 +91,7 @@ pub use pulse_runtime::{
     ArrowField, Error, Event, Explain, Graph, Pipeline, PortInfo, Record, Result, Snapshot,
     Timestamp,
 };
-pub use pulse_runtime::{arrow_schema, columnar, exec, io, testing};
+pub use pulse_runtime::{arrow_schema, checkpoint, columnar, exec, io, testing};
 
 #[cfg(feature = "macros")]
 pub use pulse_macros::{Event, Record, pipeline};

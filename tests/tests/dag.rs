@@ -239,3 +239,54 @@ fn explain_lists_every_operator_and_edge() {
         e.mermaid
     );
 }
+
+/// Two versions of the same pipeline: v2 edits the closures (filter threshold, key, map) but keeps
+/// the shape, so its operators have the same stable ids and v1's state restores into v2.
+mod v1 {
+    use super::*;
+    #[pipeline]
+    pub(super) fn edited(bids: Stream<Bid>) -> Stream<(u64, u64)> {
+        bids.watermark(BoundedOutOfOrderness::millis(0))
+            .filter(|b| b.price > 0)
+            .key_by(|b| b.auction)
+            .window(Tumbling::millis(100))
+            .aggregate(Count)
+            .map(|w| (w.key, w.value))
+    }
+}
+
+mod v2 {
+    use super::*;
+    #[pipeline]
+    pub(super) fn edited(bids: Stream<Bid>) -> Stream<(u64, u64)> {
+        bids.watermark(BoundedOutOfOrderness::millis(0))
+            .filter(|b| b.price > 1) // edited
+            .key_by(|b| b.auction % 1000) // edited, same key type
+            .window(Tumbling::millis(100))
+            .aggregate(Count)
+            .map(|w| (w.key, w.value * 10)) // edited
+    }
+}
+
+#[test]
+fn editing_closures_keeps_operator_ids_and_state() {
+    let mut h = harness(v1::edited);
+    h.push::<0>(bid(1, 5, 10)).push::<0>(bid(1, 5, 20));
+    let snap = h.snapshot().unwrap();
+    let ids: Vec<&String> = snap.keys().collect();
+    assert_eq!(
+        ids,
+        [
+            "__watermarks",
+            "edited/output/watermark",
+            "edited/output/window"
+        ]
+    );
+    let mut r = restored(v2::edited, &snap).unwrap();
+    r.push::<0>(bid(1, 5, 30)).finish();
+    assert_eq!(
+        r.output::<0>(),
+        [(1, 30)],
+        "two counted by v1, one by v2, scaled by v2's new map"
+    );
+}

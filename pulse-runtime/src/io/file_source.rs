@@ -260,22 +260,15 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                 (self.next_file as u64 - 1, p.byte(), p.line())
             }
         };
-        postcard::to_stdvec(&(self.files.len() as u64, pos)).unwrap_or_default()
+        super::encode_position(self.files.len(), pos)
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {
             return Ok(());
         }
-        let bad = |m: String| Error::config(format!("input `{}`: cannot resume: {m}", self.name));
-        let (count, (file, offset, line)): (u64, (u64, u64, u64)) =
-            postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
-        if count != self.files.len() as u64 {
-            return Err(bad(format!(
-                "the checkpoint saw {count} input files, now there are {}; start afresh with --fresh",
-                self.files.len()
-            )));
-        }
+        let (file, offset, line): (u64, u64, u64) =
+            super::decode_position(&self.name, self.files.len(), position)?;
         self.next_file = file as usize;
         self.current = None;
         if offset == 0 || !self.open_next()? {

@@ -73,6 +73,27 @@ pub trait Sink {
     }
 }
 
+/// A file source's position: the number of files it reads and where in them it is.
+pub(crate) fn encode_position<P: serde::Serialize>(files: usize, at: P) -> Vec<u8> {
+    postcard::to_stdvec(&(files as u64, at)).unwrap_or_default()
+}
+
+/// Decodes an [`encode_position`] record, refusing one taken over a different set of files.
+pub(crate) fn decode_position<P: serde::de::DeserializeOwned>(
+    input: &str,
+    files: usize,
+    position: &[u8],
+) -> Result<P> {
+    let bad = |m: String| crate::Error::config(format!("input `{input}`: cannot resume: {m}"));
+    let (count, at): (u64, P) = postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
+    if count != files as u64 {
+        return Err(bad(format!(
+            "the checkpoint saw {count} input files, now there are {files}; start afresh with --fresh"
+        )));
+    }
+    Ok(at)
+}
+
 /// Opens a source of `T` for `spec`; `parquet` opens Parquet inputs (the generated code passes
 /// the Parquet reader when `T` has a derived schema).
 pub fn open_source<T>(

@@ -109,23 +109,17 @@ impl<T: Record + ArrowField> Source for ParquetSource<T> {
             Some(_) => (self.next_file as u64 - 1, self.consumed),
             None => (self.next_file as u64, 0),
         };
-        postcard::to_stdvec(&(self.files.len() as u64, pos)).unwrap_or_default()
+        super::super::encode_position(self.files.len(), pos)
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {
             return Ok(());
         }
+        let (file, rows): (u64, u64) =
+            super::super::decode_position(&self.name, self.files.len(), position)?;
         let name = self.name.clone();
         let bad = move |m: String| Error::config(format!("input `{name}`: cannot resume: {m}"));
-        let (count, (file, rows)): (u64, (u64, u64)) =
-            postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
-        if count != self.files.len() as u64 {
-            return Err(bad(format!(
-                "the checkpoint saw {count} input files, now there are {}; start afresh with --fresh",
-                self.files.len()
-            )));
-        }
         self.next_file = file as usize;
         self.current = None;
         self.buffered.clear();
