@@ -26,7 +26,7 @@ pub mod ops {
     use crate::state::{Key, StateValue};
     use crate::time::duration_ms;
     use crate::watermark::WatermarkStrategy;
-    use crate::window::{Window, WindowAssigner};
+    use crate::window::WindowAssigner;
 
     /// A fan-in point (union, or the input of a two-input operator): elements wait here until
     /// the node is drained in topological order.
@@ -146,11 +146,6 @@ pub mod ops {
     pub fn union<U: Node>(_: &U) -> FanIn<U::Out> {
         FanIn { buf: Vec::new() }
     }
-    pub fn union_input<U: Node, V: Node>(_: &U, _: &V)
-    where
-        V::Out: SameAs<U::Out>,
-    {
-    }
     #[allow(clippy::type_complexity)]
     pub fn join_input<Lu: Node, Ru: Node>(_: &Lu, _: &Ru) -> FanIn<Either<Lu::Out, Ru::Out>> {
         FanIn { buf: Vec::new() }
@@ -181,28 +176,10 @@ pub mod ops {
     {
         Process::new(f)
     }
-    pub fn output<O, U: Node>(_: &U) -> Vec<(O, i64)>
-    where
-        U::Out: SameAs<O>,
-    {
-        Vec::new()
-    }
 
     /// Witnesses that keep each entry point a non-capturing closure over the state tuple.
     #[inline(always)]
-    pub fn entry<St, X, F: Fn(&mut St, X, i64)>(_: &St, f: F) -> F {
-        f
-    }
-    #[inline(always)]
     pub fn step<St, F: Fn(&mut St)>(_: &St, f: F) -> F {
-        f
-    }
-    #[inline(always)]
-    pub fn read<St, R, F: Fn(&St) -> R>(_: &St, f: F) -> F {
-        f
-    }
-    #[inline(always)]
-    pub fn write<St, A, R, F: Fn(&mut St, A) -> R>(_: &St, f: F) -> F {
         f
     }
 
@@ -234,9 +211,6 @@ pub mod ops {
     pub fn counter<St, F: Fn(&St) -> u64>(_: &St, f: F) -> F {
         f
     }
-
-    /// Keeps `Window` reachable for the generated code's type annotations.
-    pub type WindowOf<K, V> = Window<K, V>;
 }
 
 /// The graph `#[pipeline]` emits: the operator tuple and one non-capturing closure per entry
