@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use pulse::io::parquet::ParquetSource;
 use pulse::io::{Format, Source, SourceSpec};
 use pulse::prelude::*;
+use pulse_tests::walk;
 
 #[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
 struct Bid {
@@ -240,17 +241,4 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         leftovers.is_empty(),
         "in-progress files left: {leftovers:?}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
 }

@@ -16,6 +16,7 @@ use pulse::io::parquet::ParquetSource;
 use pulse::io::parquet::{Compression, ParquetOptions, ParquetSink, Partitioning};
 use pulse::io::{Sink, SinkSpec, Source, SourceSpec};
 use pulse::prelude::*;
+use pulse_tests::walk;
 
 #[derive(Record, Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 enum Level {
@@ -534,19 +535,6 @@ fn pipeline_writes_parquet_through_the_cli_and_reads_it_back() {
         .to_string();
     assert!(err.ends_with("[outputs.output]: compression `gzip` is not compiled into this build; use `snappy`, `zstd` or `none`"), "{err}");
     let _ = SinkSpec::new("x", "parquet:d").unwrap();
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
 }
 
 #[test]
