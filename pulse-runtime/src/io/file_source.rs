@@ -156,9 +156,7 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
     }
 
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
-        let batch = batch
-            .downcast_mut::<Vec<T>>()
-            .expect("batch of the source's event type");
+        let batch = super::typed::<T>(batch);
         while batch.len() < max {
             if self.current.is_none() && !self.open_next()? {
                 if let Some(w) = self.dead_letter.as_mut() {

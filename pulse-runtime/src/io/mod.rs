@@ -73,6 +73,13 @@ pub trait Sink {
     }
 }
 
+/// The typed batch behind a source's or sink's `&mut dyn Any` (one downcast per batch).
+pub(crate) fn typed<T: 'static>(batch: &mut dyn Any) -> &mut Vec<T> {
+    batch
+        .downcast_mut::<Vec<T>>()
+        .unwrap_or_else(|| panic!("a batch of `{}`", std::any::type_name::<T>()))
+}
+
 /// A file source's position: the number of files it reads and where in them it is.
 pub(crate) fn encode_position<P: serde::Serialize>(files: usize, at: P) -> Vec<u8> {
     postcard::to_stdvec(&(files as u64, at)).unwrap_or_default()

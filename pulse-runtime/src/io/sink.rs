@@ -180,9 +180,7 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
         Box::new(Vec::<(T, i64)>::new())
     }
     fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
-        let batch = batch
-            .downcast_mut::<Vec<(T, i64)>>()
-            .expect("batch of the sink's type");
+        let batch = super::typed::<(T, i64)>(batch);
         for (x, _) in batch.drain(..) {
             serde_json::to_writer(&mut self.out, &x)
                 .and_then(|()| self.out.write_all(b"\n").map_err(serde_json::Error::io))
@@ -241,9 +239,7 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
         Box::new(Vec::<(T, i64)>::new())
     }
     fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
-        let batch = batch
-            .downcast_mut::<Vec<(T, i64)>>()
-            .expect("batch of the sink's type");
+        let batch = super::typed::<(T, i64)>(batch);
         for (x, _) in batch.drain(..) {
             let w = self.writer.as_mut().ok_or_else(|| Error::Write {
                 sink: self.name.clone(),

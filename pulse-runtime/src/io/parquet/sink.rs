@@ -276,9 +276,7 @@ impl<T: Record + ArrowField> Sink for ParquetSink<T> {
     }
 
     fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
-        let batch = batch
-            .downcast_mut::<Vec<(T, i64)>>()
-            .expect("batch of the sink's type");
+        let batch = crate::io::typed::<(T, i64)>(batch);
         let cap = batch.len().min(self.opts.row_group_size);
         for (row, ts) in batch.drain(..) {
             self.set_key(&row, ts);

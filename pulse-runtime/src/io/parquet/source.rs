@@ -86,9 +86,7 @@ impl<T: Record + ArrowField> Source for ParquetSource<T> {
         Box::new(Vec::<T>::new())
     }
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
-        let batch = batch
-            .downcast_mut::<Vec<T>>()
-            .expect("batch of the source's event type");
+        let batch = crate::io::typed::<T>(batch);
         while batch.len() < max {
             if self.buffered.is_empty() && !self.refill(max)? {
                 return Ok(false);
