@@ -23,7 +23,7 @@ pub mod ops {
     use super::*;
     use crate::aggregate::Aggregate;
     use crate::operator::*;
-    use crate::state::{Key, StateValue};
+    use crate::state::{Key, StateValue, Timer};
     use crate::time::duration_ms;
     use crate::watermark::WatermarkStrategy;
     use crate::window::WindowAssigner;
@@ -167,14 +167,34 @@ pub mod ops {
     {
         WindowJoin::new(w, f)
     }
-    pub fn process<U, K, T, S, O, F>(_: &U, f: F) -> Process<K, T, S, O, F>
+    pub fn process<U, K, T, S, O, F>(_: &U, f: F) -> Process<K, T, S, O, F, NoTimers<K, S, O>>
     where
         U: Node<Out = (K, T)>,
         K: Key,
         S: StateValue,
         F: FnMut(&mut Context<'_, K, S, O>, T),
     {
-        Process::new(f)
+        let none: NoTimers<K, S, O> = |_, _| {};
+        Process::new(f, none)
+    }
+    pub fn process_timers<U, K, T, S, O, F, G>(
+        _: &U,
+        f: F,
+        on_timer: G,
+    ) -> Process<K, T, S, O, F, G>
+    where
+        U: Node<Out = (K, T)>,
+        K: Key,
+        S: StateValue,
+        F: FnMut(&mut Context<'_, K, S, O>, T),
+        G: FnMut(&mut Context<'_, K, S, O>, Timer),
+    {
+        Process::new(f, on_timer)
+    }
+    /// Tells a stateful operator its id.
+    pub fn identify<Op: Operator>(mut op: Op, id: &str) -> Op {
+        op.identify(id);
+        op
     }
 
     /// Witnesses that keep each entry point a non-capturing closure over the state tuple.
@@ -200,41 +220,44 @@ pub mod ops {
         f
     }
     #[inline(always)]
-    pub fn snapshotter<St, F: Fn(&St) -> crate::Result<Snapshot>>(_: &St, f: F) -> F {
+    pub fn clock<St, F: Fn(&mut St, i64)>(_: &St, f: F) -> F {
         f
     }
     #[inline(always)]
-    pub fn restorer<St, F: Fn(&mut St, &Snapshot) -> crate::Result<()>>(_: &St, f: F) -> F {
+    pub fn visitor<St, F: Fn(&St, &mut dyn FnMut(&'static str, &dyn Operator))>(_: &St, f: F) -> F {
         f
     }
     #[inline(always)]
-    pub fn counter<St, F: Fn(&St) -> u64>(_: &St, f: F) -> F {
+    pub fn visitor_mut<St, F: Fn(&mut St, &mut dyn FnMut(&'static str, &mut dyn Operator))>(
+        _: &St,
+        f: F,
+    ) -> F {
         f
     }
 }
 
 /// The graph `#[pipeline]` emits: the operator tuple and one non-capturing closure per entry
 /// point, each typed by a witness so it can destructure the tuple.
-pub struct CompiledGraph<St, Pu, Wm, Id, Dr, Sn, Rs, Lt> {
+pub struct CompiledGraph<St, Pu, Wm, Id, Dr, Ck, Vi, Vm> {
     pub st: St,
     pub push: Pu,
     pub watermark: Wm,
     pub idle: Id,
     pub drain: Dr,
-    pub snapshot: Sn,
-    pub restore: Rs,
-    pub late: Lt,
+    pub clock: Ck,
+    pub visit: Vi,
+    pub visit_mut: Vm,
 }
 
-impl<St, Pu, Wm, Id, Dr, Sn, Rs, Lt> Graph for CompiledGraph<St, Pu, Wm, Id, Dr, Sn, Rs, Lt>
+impl<St, Pu, Wm, Id, Dr, Ck, Vi, Vm> Graph for CompiledGraph<St, Pu, Wm, Id, Dr, Ck, Vi, Vm>
 where
     Pu: Fn(&mut St, usize, &mut dyn std::any::Any),
     Wm: Fn(&mut St, usize, i64),
     Id: Fn(&mut St, usize, bool),
     Dr: Fn(&mut St, usize, &mut dyn std::any::Any),
-    Sn: Fn(&St) -> crate::Result<Snapshot>,
-    Rs: Fn(&mut St, &Snapshot) -> crate::Result<()>,
-    Lt: Fn(&St) -> u64,
+    Ck: Fn(&mut St, i64),
+    Vi: Fn(&St, &mut dyn FnMut(&'static str, &dyn Operator)),
+    Vm: Fn(&mut St, &mut dyn FnMut(&'static str, &mut dyn Operator)),
 {
     fn push_batch(&mut self, port: usize, batch: &mut dyn std::any::Any) {
         (self.push)(&mut self.st, port, batch)
@@ -248,24 +271,13 @@ where
     fn drain_output(&mut self, port: usize, out: &mut dyn std::any::Any) {
         (self.drain)(&mut self.st, port, out)
     }
-    fn snapshot(&self) -> crate::Result<Snapshot> {
-        (self.snapshot)(&self.st)
+    fn advance_processing_time(&mut self, now: i64) {
+        (self.clock)(&mut self.st, now)
     }
-    fn restore(&mut self, snapshot: &Snapshot) -> crate::Result<()> {
-        (self.restore)(&mut self.st, snapshot)
+    fn for_each_operator(&self, f: &mut dyn FnMut(&'static str, &dyn Operator)) {
+        (self.visit)(&self.st, f)
     }
-    fn late_dropped(&self) -> u64 {
-        (self.late)(&self.st)
-    }
-}
-
-/// Names a restore error after the operator it concerns.
-pub fn state_error(operator: &str, e: crate::Error) -> crate::Error {
-    match e {
-        crate::Error::State { message, .. } => crate::Error::State {
-            operator: operator.into(),
-            message,
-        },
-        other => other,
+    fn for_each_operator_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut dyn Operator)) {
+        (self.visit_mut)(&mut self.st, f)
     }
 }

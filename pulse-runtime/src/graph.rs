@@ -3,8 +3,10 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 
+use crate::checkpoint::CheckpointStore;
 use crate::error::Result;
 use crate::io::{Sink, SinkSpec, Source, SourceSpec};
+use crate::operator::Operator;
 use crate::time::MIN_WATERMARK;
 
 /// A named, typed input or output of a pipeline.
@@ -28,10 +30,14 @@ pub struct Explain {
 /// Saved operator state by stable operator id.
 pub type Snapshot = BTreeMap<String, Vec<u8>>;
 
+/// Keyed state cells one operator changed since the last checkpoint (`None`: deleted).
+pub type Dirty = Vec<(String, Vec<(Vec<u8>, Option<Vec<u8>>)>)>;
+
 /// A compiled graph as the runtime drives it: typed batches in, typed batches out.
 ///
 /// Batches cross this boundary as `&mut dyn Any` (a `Vec<T>` in, a `Vec<(T, i64)>` out), so a
-/// worker dispatches once per batch; inside, every call between operators is static.
+/// worker dispatches once per batch; inside, every call between operators is static. Checkpoint
+/// work visits the stateful operators as `dyn Operator`, once per checkpoint.
 pub trait Graph {
     /// Pushes every element of `batch` (a `Vec<T>` of input `port`'s type) through the graph.
     fn push_batch(&mut self, port: usize, batch: &mut dyn Any);
@@ -41,12 +47,107 @@ pub trait Graph {
     fn set_idle(&mut self, port: usize, idle: bool);
     /// Moves output `port`'s pending results into `out` (a `Vec<(T, i64)>`).
     fn drain_output(&mut self, port: usize, out: &mut dyn Any);
+    /// Moves processing time to `now` (ms since the epoch): fires processing-time timers and
+    /// lets state TTLs pass.
+    fn advance_processing_time(&mut self, now: i64);
+    /// Calls `f` with every stateful operator and its stable id (`__watermarks` for the graph's
+    /// own watermarks).
+    fn for_each_operator(&self, f: &mut dyn FnMut(&'static str, &dyn Operator));
+    /// Calls `f` with every stateful operator and its stable id, mutably.
+    fn for_each_operator_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut dyn Operator));
+
     /// Saves every operator's state under its stable id.
-    fn snapshot(&self) -> Result<Snapshot>;
-    /// Restores state saved by [`snapshot`](Self::snapshot).
-    fn restore(&mut self, snapshot: &Snapshot) -> Result<()>;
+    fn snapshot(&self) -> Result<Snapshot> {
+        let mut snap = Snapshot::new();
+        let mut err = Ok(());
+        self.for_each_operator(&mut |id, op| {
+            if err.is_ok() {
+                match op.snapshot() {
+                    Ok(Some(bytes)) => {
+                        snap.insert(id.to_string(), bytes);
+                    }
+                    Ok(None) => {}
+                    Err(e) => err = Err(named(id, e)),
+                }
+            }
+        });
+        err.map(|()| snap)
+    }
+    /// Restores state saved by [`snapshot`](Self::snapshot); operators not in it start empty.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let mut err = Ok(());
+        self.for_each_operator_mut(&mut |id, op| {
+            if let (Ok(()), Some(bytes)) = (&err, snapshot.get(id)) {
+                err = op.restore(bytes).map_err(|e| named(id, e));
+            }
+        });
+        err
+    }
     /// Elements dropped as late by all operators (those routed to a late output included).
-    fn late_dropped(&self) -> u64;
+    fn late_dropped(&self) -> u64 {
+        let mut n = 0;
+        self.for_each_operator(&mut |_, op| n += op.late_dropped());
+        n
+    }
+    /// The state types of every stateful operator, by id.
+    fn fingerprints(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        self.for_each_operator(&mut |id, op| {
+            out.insert(id.to_string(), op.fingerprint());
+        });
+        out
+    }
+    /// Backs every operator's keyed state by its keyspace in `store`.
+    fn attach(&mut self, store: &CheckpointStore) -> Result<()> {
+        let mut err = Ok(());
+        self.for_each_operator_mut(&mut |id, op| {
+            if err.is_ok() {
+                match store.backing(id) {
+                    Ok(b) => op.attach(b),
+                    Err(e) => err = Err(e),
+                }
+            }
+        });
+        err
+    }
+    /// Keyed state changed since the last call, by operator; clean afterwards.
+    fn take_dirty(&mut self) -> Dirty {
+        let mut out = Dirty::new();
+        self.for_each_operator_mut(&mut |id, op| {
+            let cells = op.take_dirty();
+            if !cells.is_empty() {
+                out.push((id.to_string(), cells));
+            }
+        });
+        out
+    }
+    /// Bytes of keyed state in memory.
+    fn state_bytes(&self) -> usize {
+        let mut n = 0;
+        self.for_each_operator(&mut |_, op| n += op.state_bytes());
+        n
+    }
+    /// Drops clean keyed state from memory until each operator is within its share of
+    /// `budget`; returns the number of cells dropped.
+    fn evict(&mut self, budget: usize) -> usize {
+        let total = self.state_bytes().max(1);
+        let mut n = 0;
+        self.for_each_operator_mut(&mut |_, op| {
+            let share = (budget as u128 * op.state_bytes() as u128 / total as u128) as usize;
+            n += op.evict(share);
+        });
+        n
+    }
+}
+
+fn named(id: &str, e: crate::Error) -> crate::Error {
+    match e {
+        crate::Error::State { message, .. } => crate::Error::State {
+            operator: id.into(),
+            message,
+        },
+        other => other,
+    }
 }
 
 /// A pipeline: the type `#[pipeline]` generates from a function.
@@ -128,6 +229,15 @@ impl<const N: usize> Marks<N> {
         self.inp.copy_from_slice(&inp);
         self.out.copy_from_slice(&out);
         Ok(())
+    }
+}
+
+impl<const N: usize> Operator for Marks<N> {
+    fn snapshot(&self) -> Result<Option<Vec<u8>>> {
+        self.save().map(Some)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<()> {
+        self.load(bytes)
     }
 }
 

@@ -149,3 +149,10 @@ mod tests {
         assert_eq!(postcard::from_bytes::<Timestamp>(&bin).unwrap(), t);
     }
 }
+
+/// The wall clock in milliseconds since the Unix epoch: processing time.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

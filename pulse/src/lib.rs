@@ -85,6 +85,9 @@ pub use pulse_runtime::aggregate::{
     self, Aggregate, Avg, Count, Distinct, First, Fold, Last, Max, Min, Reduce, Sum,
 };
 pub use pulse_runtime::operator::Context;
+pub use pulse_runtime::state::{
+    self, AggregatingState, ListState, MapState, ReducingState, TimeDomain, Timer, Ttl, ValueState,
+};
 pub use pulse_runtime::watermark::{self, Ascending, BoundedOutOfOrderness, Periodic, Punctuated};
 pub use pulse_runtime::window::{self, Session, Sliding, Tumbling, Window};
 pub use pulse_runtime::{

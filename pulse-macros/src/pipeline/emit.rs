@@ -151,9 +151,22 @@ impl Emitter<'_> {
                     out.extend(quote! { let #bk = ::pulse::__private::ops::join_input(&#l, &#r); });
                     quote_spanned!(sp=> ::pulse::__private::ops::join(&#l, &#r, #assigner, #f))
                 }
-                Kind::Process(f) => quote_spanned!(sp=> ::pulse::__private::ops::process(&#up, #f)),
+                Kind::Process { f, on_timer: None } => {
+                    quote_spanned!(sp=> ::pulse::__private::ops::process(&#up, #f))
+                }
+                Kind::Process {
+                    f,
+                    on_timer: Some(g),
+                } => {
+                    quote_spanned!(sp=> ::pulse::__private::ops::process_timers(&#up, #f, #g))
+                }
             };
-            out.extend(quote! { let #nk = #ctor; });
+            if node.kind.is_stateful() {
+                let id = &node.id;
+                out.extend(quote! { let #nk = ::pulse::__private::ops::identify(#ctor, #id); });
+            } else {
+                out.extend(quote! { let #nk = #ctor; });
+            }
         }
         for (j, out_port) in self.g.outputs.iter().enumerate() {
             let oj = o(j);
@@ -218,7 +231,7 @@ impl Emitter<'_> {
                     quote!()
                 };
                 let fire = match node.kind {
-                    Kind::Window { .. } | Kind::Join { .. } => {
+                    Kind::Window { .. } | Kind::Join { .. } | Kind::Process { .. } => {
                         let c = self.to_consumers(k, 0);
                         quote! { #nk.on_watermark(m, &mut |x, ts| { #c }); }
                     }
@@ -327,28 +340,35 @@ impl Emitter<'_> {
             .enumerate()
             .filter(|(_, nd)| nd.kind.is_stateful())
             .collect();
-        let saves = stateful.iter().map(|(k, nd)| {
+        let visits = stateful.iter().map(|(k, nd)| {
             let nk = n(*k);
             let id = &nd.id;
-            quote! {
-                if let ::std::option::Option::Some(bytes) = ::pulse::__private::Operator::snapshot(#nk).map_err(|e| ::pulse::__private::state_error(#id, e))? {
-                    snap.insert(::std::string::String::from(#id), bytes);
+            quote! { f(#id, #nk); }
+        });
+        let visits_mut = visits.clone();
+        let clocks: Vec<_> = self
+            .g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, nd)| matches!(nd.kind, Kind::Process { .. }))
+            .map(|(k, _)| {
+                let nk = n(k);
+                let c = self.to_consumers(k, 0);
+                quote! {
+                    {
+                        let #pat = &mut *st;
+                        #nk.on_processing_time(now, &mut |x, ts| { #c });
+                    }
+                    __drain(st);
                 }
-            }
-        });
-        let loads = stateful.iter().map(|(k, nd)| {
-            let nk = n(*k);
-            let id = &nd.id;
-            quote! {
-                if let ::std::option::Option::Some(bytes) = snap.get(#id) {
-                    ::pulse::__private::Operator::restore(#nk, bytes).map_err(|e| ::pulse::__private::state_error(#id, e))?;
-                }
-            }
-        });
-        let lates = stateful.iter().map(|(k, _)| {
-            let nk = n(*k);
-            quote! { + ::pulse::__private::Operator::late_dropped(#nk) }
-        });
+            })
+            .collect();
+        let after_clock = if clocks.is_empty() {
+            quote!()
+        } else {
+            quote! { __prop(st); }
+        };
         quote! {
             let __srcs: [usize; #nsrc] = [#(#sources),*];
             let __set_wm = ::pulse::__private::ops::setter(&st, move |st, port, wm| {
@@ -375,24 +395,19 @@ impl Emitter<'_> {
                     _ => panic!("no output port {port}"),
                 }
             });
-            let __snapshot = ::pulse::__private::ops::snapshotter(&st, |st| {
-                let #pat = st;
-                let mut snap = ::pulse::__private::Snapshot::new();
-                #(#saves)*
-                snap.insert(::std::string::String::from("__watermarks"), __w.save()?);
-                ::std::result::Result::Ok(snap)
+            let __clock = ::pulse::__private::ops::clock(&st, move |st, now| {
+                #(#clocks)*
+                #after_clock
             });
-            let __restore = ::pulse::__private::ops::restorer(&st, |st, snap| {
-                let #pat = &mut *st;
-                #(#loads)*
-                if let ::std::option::Option::Some(bytes) = snap.get("__watermarks") {
-                    __w.load(bytes)?;
-                }
-                ::std::result::Result::Ok(())
-            });
-            let __late = ::pulse::__private::ops::counter(&st, |st| {
+            let __visit = ::pulse::__private::ops::visitor(&st, |st, f| {
                 let #pat = st;
-                0 #(#lates)*
+                #(#visits)*
+                f("__watermarks", __w);
+            });
+            let __visit_mut = ::pulse::__private::ops::visitor_mut(&st, |st, f| {
+                let #pat = st;
+                #(#visits_mut)*
+                f("__watermarks", __w);
             });
         }
     }
@@ -496,9 +511,9 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
                         watermark: __set_wm,
                         idle: __set_idle,
                         drain: __drain_out,
-                        snapshot: __snapshot,
-                        restore: __restore,
-                        late: __late,
+                        clock: __clock,
+                        visit: __visit,
+                        visit_mut: __visit_mut,
                     }
                 }
 

@@ -26,7 +26,10 @@ pub enum Kind {
         assigner: syn::Expr,
         f: syn::Expr,
     },
-    Process(syn::Expr),
+    Process {
+        f: syn::Expr,
+        on_timer: Option<syn::Expr>,
+    },
 }
 
 impl Kind {
@@ -44,7 +47,7 @@ impl Kind {
             Kind::Late => "late",
             Kind::Union => "union",
             Kind::Join { .. } => "join",
-            Kind::Process(_) => "process",
+            Kind::Process { .. } => "process",
         }
     }
 
@@ -52,7 +55,7 @@ impl Kind {
     pub fn is_stateful(&self) -> bool {
         matches!(
             self,
-            Kind::Watermark(_) | Kind::Window { .. } | Kind::Join { .. } | Kind::Process(_)
+            Kind::Watermark(_) | Kind::Window { .. } | Kind::Join { .. } | Kind::Process { .. }
         )
     }
 

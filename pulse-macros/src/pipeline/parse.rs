@@ -24,6 +24,7 @@ pub const KNOWN_OPS: &[&str] = &[
     "union",
     "join",
     "process",
+    "on_timer",
     "name",
 ];
 
@@ -707,8 +708,37 @@ impl Parser<'_> {
                     return None;
                 }
                 let e = self.use_value(&recv, m.receiver.span());
-                let node = self.add(Kind::Process(arg(0)), vec![e], &scope, span);
+                let node = self.add(
+                    Kind::Process {
+                        f: arg(0),
+                        on_timer: None,
+                    },
+                    vec![e],
+                    &scope,
+                    span,
+                );
                 plain(node)
+            }
+            "on_timer" => {
+                if !self.arity(m, 1, "on_timer(|ctx, timer| ..)") {
+                    return None;
+                }
+                match &mut self.graph.nodes[recv.node].kind {
+                    Kind::Process {
+                        on_timer: t @ None, ..
+                    } => {
+                        *t = Some(arg(0));
+                        Some(recv)
+                    }
+                    Kind::Process { .. } => {
+                        self.cx.error_spanned_by(&m.method, "this `process` already has an `on_timer`; handle every timer in one function");
+                        None
+                    }
+                    _ => {
+                        self.cx.error_spanned_by(&m.method, "`on_timer` is only allowed right after `.process(..)`: `.process(|ctx, x| ..).on_timer(|ctx, timer| ..)`");
+                        None
+                    }
+                }
             }
             _ => unreachable!("every known operator is handled"),
         }

@@ -6,7 +6,8 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::graph::Snapshot;
+use crate::graph::{Dirty, Snapshot};
+use crate::state::Backing;
 
 /// Everything but operator state that a checkpoint records.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,22 +20,22 @@ pub struct Checkpoint {
     pub sources: Vec<(String, Vec<u8>)>,
     /// Per output: name and pre-commit record (opaque bytes of the sink).
     pub sinks: Vec<(String, Vec<u8>)>,
-    /// The stateful operators whose state is in this checkpoint.
-    pub operators: Vec<String>,
+    /// The stateful operators whose state is in this checkpoint, with their state types.
+    pub operators: Vec<(String, String)>,
 }
 
 const META: &str = "pulse.meta";
-const LATEST: &[u8] = b"checkpoint";
+pub(super) const LATEST: &[u8] = b"checkpoint";
 const STATE: &[u8] = b"state";
 
 /// A fjall database holding the latest checkpoint of one pipeline.
 pub struct CheckpointStore {
-    db: Database,
-    meta: Keyspace,
-    dir: PathBuf,
+    pub(super) db: Database,
+    pub(super) meta: Keyspace,
+    pub(super) dir: PathBuf,
 }
 
-fn fj(dir: &Path, e: impl std::fmt::Display) -> Error {
+pub(super) fn fj(dir: &Path, e: impl std::fmt::Display) -> Error {
     Error::State {
         operator: "checkpoint".into(),
         message: format!("{}: {e}", dir.display()),
@@ -56,27 +57,58 @@ impl CheckpointStore {
         })
     }
 
-    fn operator(&self, id: &str) -> Result<Keyspace> {
+    pub(super) fn operator(&self, id: &str) -> Result<Keyspace> {
         self.db
             .keyspace(&format!("op:{id}"), KeyspaceCreateOptions::default)
             .map_err(|e| fj(&self.dir, e))
     }
 
-    /// Writes `cp` and `state` in one atomic batch and fsyncs it.
-    pub fn write(&self, cp: &Checkpoint, state: &Snapshot) -> Result<()> {
+    /// The keyspace holding operator `id`'s keyed state cells.
+    pub fn backing(&self, id: &str) -> Result<Backing> {
+        Ok(Backing::new(self.operator(id)?))
+    }
+
+    /// Writes `cp`, every operator's saved bytes and the dirty keyed state cells in one atomic
+    /// batch, and fsyncs it.
+    pub fn write(&self, cp: &Checkpoint, state: &Snapshot, dirty: &Dirty) -> Result<()> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         for (id, bytes) in state {
             let ks = self.operator(id)?;
             batch.insert(&ks, STATE, bytes.as_slice());
         }
-        let mut cp = cp.clone();
-        cp.operators = state.keys().cloned().collect();
-        let meta = postcard::to_stdvec(&cp).map_err(|e| fj(&self.dir, e))?;
+        for (id, cells) in dirty {
+            let ks = self.operator(id)?;
+            for (key, value) in cells {
+                let mut k = Vec::with_capacity(key.len() + 1);
+                k.push(Backing::PREFIX);
+                k.extend_from_slice(key);
+                match value {
+                    Some(v) => batch.insert(&ks, k, v.as_slice()),
+                    None => batch.remove(&ks, k),
+                }
+            }
+        }
+        let meta = postcard::to_stdvec(cp).map_err(|e| fj(&self.dir, e))?;
         batch.insert(&self.meta, LATEST, meta);
         batch.commit().map_err(|e| fj(&self.dir, e))?;
         self.db
             .persist(PersistMode::SyncAll)
             .map_err(|e| fj(&self.dir, e))
+    }
+
+    /// Empties every operator keyspace and forgets the checkpoint: for a run that starts from
+    /// the beginning in a directory that held state before.
+    pub fn reset(&self) -> Result<()> {
+        for name in self.db.list_keyspace_names() {
+            if name.starts_with("op:") {
+                let ks = self
+                    .db
+                    .keyspace(&name, KeyspaceCreateOptions::default)
+                    .map_err(|e| fj(&self.dir, e))?;
+                ks.clear().map_err(|e| fj(&self.dir, e))?;
+            }
+        }
+        self.clear()
     }
 
     /// The latest checkpoint and its operator state, if any.
@@ -87,7 +119,7 @@ impl CheckpointStore {
         let cp: Checkpoint = postcard::from_bytes(&meta)
             .map_err(|e| fj(&self.dir, format!("unreadable checkpoint: {e}")))?;
         let mut state = Snapshot::new();
-        for id in &cp.operators {
+        for (id, _) in &cp.operators {
             let bytes = self
                 .operator(id)?
                 .get(STATE)
@@ -130,7 +162,10 @@ mod tests {
             pipeline: "p".into(),
             sources: vec![("in".into(), vec![1, 2])],
             sinks: vec![("out".into(), vec![3])],
-            operators: vec![],
+            operators: vec![
+                ("__watermarks".into(), String::new()),
+                ("p/x/window".into(), "window<u64, u64>".into()),
+            ],
         };
         let mut state = Snapshot::new();
         state.insert("p/x/window".into(), vec![9; 1000]);
@@ -138,13 +173,13 @@ mod tests {
         {
             let store = CheckpointStore::open(dir.path()).unwrap();
             assert!(store.latest().unwrap().is_none());
-            store.write(&cp, &state).unwrap();
+            store.write(&cp, &state, &vec![]).unwrap();
         }
         let store = CheckpointStore::open(dir.path()).unwrap();
         let (got, got_state) = store.latest().unwrap().unwrap();
         assert_eq!(got.id, 7);
         assert_eq!(got.sources, cp.sources);
-        assert_eq!(got.operators, ["__watermarks", "p/x/window"]);
+        assert_eq!(got.operators, cp.operators);
         assert_eq!(got_state, state);
         store.clear().unwrap();
         assert!(store.latest().unwrap().is_none());

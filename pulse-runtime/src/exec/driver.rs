@@ -3,11 +3,13 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::{Checkpoint, CheckpointStore};
+use std::path::PathBuf;
+
+use crate::checkpoint::{Checkpoint, CheckpointStore, prune_savepoints};
 use crate::error::Result;
 use crate::graph::Graph;
 use crate::io::{Sink, Source, SourceStats};
-use crate::time::MAX_WATERMARK;
+use crate::time::{MAX_WATERMARK, now_millis};
 
 /// How a run is driven.
 #[derive(Clone, Debug)]
@@ -27,6 +29,19 @@ impl Default for RunOptions {
     }
 }
 
+/// Periodic savepoints: exports of a checkpoint to `dir/sp-<id>`, keeping the newest `retain`.
+#[derive(Clone, Debug)]
+pub struct Savepoints {
+    /// Where savepoint directories go.
+    pub dir: PathBuf,
+    /// Time between savepoints; `None` for on demand only.
+    pub interval: Option<Duration>,
+    /// How many to keep.
+    pub retain: usize,
+    /// A file whose appearance requests a savepoint at the next checkpoint (it is then deleted).
+    pub trigger: PathBuf,
+}
+
 /// Periodic checkpoints into a store.
 pub struct Checkpointing<'a> {
     /// Where checkpoints go.
@@ -37,18 +52,30 @@ pub struct Checkpointing<'a> {
     pub pipeline: &'a str,
     /// The id of the next checkpoint.
     pub next_id: u64,
+    /// Bytes of keyed state to keep in memory: past it, a checkpoint is taken early and cold
+    /// state is evicted to fjall.
+    pub memory_budget: Option<usize>,
+    /// Savepoints, if any.
+    pub savepoints: Option<Savepoints>,
+    /// When the last savepoint was taken.
+    pub last_savepoint: Option<Instant>,
+    /// Savepoints taken.
+    pub savepoints_taken: u64,
 }
 
 impl Checkpointing<'_> {
-    /// Takes one checkpoint: operator state, source positions and sink pre-commits in one atomic
-    /// fsynced batch; then the sinks publish what the checkpoint covers.
+    /// Takes one checkpoint: operator state, dirty keyed state, source positions and sink
+    /// pre-commits in one atomic fsynced batch; then the sinks publish what the checkpoint
+    /// covers, cold state is evicted past the memory budget, and a savepoint is exported if due.
     fn take<G: Graph + ?Sized>(
         &mut self,
-        graph: &G,
+        graph: &mut G,
         sources: &[Box<dyn Source>],
         sinks: &mut [Box<dyn Sink>],
     ) -> Result<()> {
         let state = graph.snapshot()?;
+        let dirty = graph.take_dirty();
+        let fingerprints = graph.fingerprints();
         let positions = sources
             .iter()
             .map(|s| (s.name().to_string(), s.position()))
@@ -62,13 +89,46 @@ impl Checkpointing<'_> {
             pipeline: self.pipeline.to_string(),
             sources: positions,
             sinks: records,
-            operators: vec![],
+            operators: state
+                .keys()
+                .map(|id| {
+                    let fp = fingerprints.get(id).cloned().unwrap_or_default();
+                    (id.clone(), fp)
+                })
+                .collect(),
         };
-        self.store.write(&cp, &state)?;
+        self.store.write(&cp, &state, &dirty)?;
         self.next_id += 1;
         for (sink, (_, record)) in sinks.iter_mut().zip(&cp.sinks) {
             sink.commit(record)?;
         }
+        if let Some(budget) = self.memory_budget {
+            graph.evict(budget);
+        }
+        self.savepoint_if_due(cp.id)
+    }
+
+    fn savepoint_if_due(&mut self, id: u64) -> Result<()> {
+        let Some(sp) = &self.savepoints else {
+            return Ok(());
+        };
+        let requested = sp.trigger.exists();
+        let due = sp.interval.is_some_and(|i| {
+            self.last_savepoint
+                .is_none_or(|t: Instant| t.elapsed() >= i)
+        });
+        if !requested && !due {
+            return Ok(());
+        }
+        let dir = sp.dir.join(format!("sp-{id}"));
+        self.store.export_savepoint(&dir)?;
+        prune_savepoints(&sp.dir, sp.retain.max(1))?;
+        if requested {
+            let _ = std::fs::remove_file(&sp.trigger);
+        }
+        self.last_savepoint = Some(Instant::now());
+        self.savepoints_taken += 1;
+        eprintln!("savepoint {} written to {}", id, dir.display());
         Ok(())
     }
 }
@@ -148,12 +208,14 @@ pub fn run_graph<G: Graph + ?Sized>(
                 graph.input_watermark(port, MAX_WATERMARK);
             }
         }
+        graph.advance_processing_time(now_millis());
         for (port, sink) in sinks.iter_mut().enumerate() {
             graph.drain_output(port, out_batches[port].as_mut());
             sink.write_batch(out_batches[port].as_mut())?;
         }
         if let Some(c) = checkpointing.as_mut()
-            && last_checkpoint.elapsed() >= c.interval
+            && (last_checkpoint.elapsed() >= c.interval
+                || c.memory_budget.is_some_and(|b| graph.state_bytes() > b))
         {
             c.take(graph, &sources, &mut sinks)?;
             last_checkpoint = Instant::now();

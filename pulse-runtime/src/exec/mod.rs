@@ -2,4 +2,4 @@
 
 mod driver;
 
-pub use driver::{Checkpointing, RunOptions, RunSummary, run_graph};
+pub use driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph};

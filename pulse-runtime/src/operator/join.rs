@@ -121,6 +121,14 @@ impl<K: Key, L: StateValue, R: StateValue, O, F, W> Node for WindowJoin<K, L, R,
 }
 
 impl<K: Key, L: StateValue, R: StateValue, O, F, W> Operator for WindowJoin<K, L, R, O, F, W> {
+    fn fingerprint(&self) -> String {
+        format!(
+            "join<key = {}, left = {}, right = {}>",
+            std::any::type_name::<K>(),
+            std::any::type_name::<L>(),
+            std::any::type_name::<R>()
+        )
+    }
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
         encode(&self.st)
     }

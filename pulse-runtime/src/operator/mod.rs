@@ -10,13 +10,14 @@ mod window;
 
 pub use join::{Either, WindowJoin};
 pub use key_by::KeyBy;
-pub use process::{Context, Process};
+pub use process::{Context, NoTimers, Process};
 pub use source::Source;
 pub use stateless::{FilterMap, FilterOp, FlatMap, Inspect, MapOp};
 pub use watermark::WatermarkOp;
 pub use window::WindowAggregate;
 
 use crate::error::Result;
+use crate::state::Backing;
 
 /// A node of a compiled graph: its output element type, used as a type witness by the
 /// constructors in `pulse::__private::ops` so closure parameter types are inferred.
@@ -41,6 +42,26 @@ pub trait Operator {
     }
     /// Elements dropped because every window they belong to was already cleaned up.
     fn late_dropped(&self) -> u64 {
+        0
+    }
+    /// The types of the state, compared with the checkpoint's before restoring.
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
+    /// Tells the operator its stable id, for error messages.
+    fn identify(&mut self, _id: &str) {}
+    /// Backs keyed state cells by the operator's fjall keyspace.
+    fn attach(&mut self, _backing: Backing) {}
+    /// Keyed state cells changed since the last checkpoint (`None`: deleted); clean afterwards.
+    fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        vec![]
+    }
+    /// Bytes of keyed state in memory.
+    fn state_bytes(&self) -> usize {
+        0
+    }
+    /// Drops clean state cells from memory until within `budget`; returns how many went.
+    fn evict(&mut self, _budget: usize) -> usize {
         0
     }
 }

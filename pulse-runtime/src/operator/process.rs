@@ -1,130 +1,421 @@
-//! `process(f)`: a user function over a keyed stream with one value of state per key.
+//! `process(f)`: a user function over a keyed stream with keyed state and timers.
+//!
+//! `f(ctx, x)` runs per element; `on_timer(ctx, timer)` runs when a timer the function set
+//! fires: event-time timers when the watermark reaches them, processing-time timers when the
+//! wall clock does. State lives in a [`StateTable`]: one value per key through
+//! [`Context::state`], and any number of named [`ValueState`], [`ListState`], [`MapState`],
+//! [`ReducingState`] and [`AggregatingState`] cells, each with an optional TTL.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use super::{Node, Operator, decode, encode};
+use crate::aggregate::Aggregate;
 use crate::error::Result;
-use crate::state::{Key, StateValue};
-use crate::time::Timestamp;
+use crate::state::{
+    AggregatingState, Backing, Key, ListState, MapState, ReducingState, StateDescriptor,
+    StateTable, StateValue, TimeDomain, Timer, Timers, ValueState,
+};
+use crate::time::{MIN_WATERMARK, Timestamp};
 
-/// What a `process` function sees for one element: its key, timestamp, the key's state, and
-/// where to emit outputs (each emitted with the element's timestamp).
-pub struct Context<'a, K, S, O> {
+/// The name of the value [`Context::state`] keeps; descriptors cannot use it.
+const VALUE: &str = "";
+
+/// What a `process` function sees: the current key and time, the key's state, its timers, and
+/// where to emit outputs.
+pub struct Context<'a, K: Key, S, O> {
     key: &'a K,
     ts: i64,
-    state: &'a mut Option<S>,
+    wm: i64,
+    value: Option<Option<S>>,
+    key_bytes: Option<Vec<u8>>,
+    table: &'a mut StateTable,
+    timers: &'a mut Timers<K>,
     out: &'a mut Vec<O>,
 }
 
-impl<K, S, O> Context<'_, K, S, O> {
-    /// The element's key.
+impl<'a, K: Key, S: StateValue, O> Context<'a, K, S, O> {
+    fn new(
+        key: &'a K,
+        ts: i64,
+        wm: i64,
+        table: &'a mut StateTable,
+        timers: &'a mut Timers<K>,
+        out: &'a mut Vec<O>,
+    ) -> Self {
+        Context {
+            key,
+            ts,
+            wm,
+            value: None,
+            key_bytes: None,
+            table,
+            timers,
+            out,
+        }
+    }
+
+    /// The current key.
     pub fn key(&self) -> &K {
         self.key
     }
-    /// The element's event time.
+
+    /// The time outputs carry: the element's event time, or in `on_timer` the timer's time
+    /// (for a processing-time timer, just past the current watermark).
     pub fn timestamp(&self) -> Timestamp {
         Timestamp::from_millis(self.ts)
     }
-    /// The key's state, `None` until set.
-    pub fn state(&mut self) -> &mut Option<S> {
-        self.state
+
+    /// The operator's current watermark.
+    pub fn watermark(&self) -> Timestamp {
+        Timestamp::from_millis(self.wm)
     }
-    /// The key's state, initialised with `S::default()` when absent.
-    pub fn state_or_default(&mut self) -> &mut S
-    where
-        S: Default,
-    {
-        self.state.get_or_insert_with(S::default)
+
+    /// Processing time: the wall clock as the operator last saw it.
+    pub fn processing_time(&self) -> Timestamp {
+        Timestamp::from_millis(self.table.now())
     }
-    /// Clears the key's state.
-    pub fn clear(&mut self) {
-        *self.state = None;
-    }
+
     /// Emits an output element.
     pub fn emit(&mut self, o: O) {
         self.out.push(o)
     }
+
+    fn cell(&mut self, name: &str) -> Vec<u8> {
+        let kb = self.key_bytes.get_or_insert_with(|| {
+            postcard::to_stdvec(self.key).expect("keys serialize with postcard")
+        });
+        StateTable::cell_key(name, kb)
+    }
+
+    fn load<T: StateValue>(&mut self, d: &impl StateDescriptor) -> Option<T> {
+        self.table.check_type(d.name(), std::any::type_name::<T>());
+        let cell = self.cell(d.name());
+        self.table.get(&cell, d.ttl())
+    }
+
+    fn store<T: StateValue>(&mut self, d: &impl StateDescriptor, v: &T) {
+        self.table.check_type(d.name(), std::any::type_name::<T>());
+        let cell = self.cell(d.name());
+        self.table.put(&cell, d.ttl(), v)
+    }
+
+    // --- the key's value ---
+
+    /// The key's value, `None` until set.
+    pub fn state(&mut self) -> &mut Option<S> {
+        if self.value.is_none() {
+            self.table.check_type(VALUE, std::any::type_name::<S>());
+            let cell = self.cell(VALUE);
+            self.value = Some(self.table.get(&cell, None));
+        }
+        self.value.as_mut().expect("loaded above")
+    }
+
+    /// The key's value, initialised with `S::default()` when absent.
+    pub fn state_or_default(&mut self) -> &mut S
+    where
+        S: Default,
+    {
+        self.state().get_or_insert_with(S::default)
+    }
+
+    /// Clears the key's value.
+    pub fn clear(&mut self) {
+        self.value = Some(None);
+    }
+
+    // --- named state ---
+
+    /// The key's value of `d`, unless unset or expired.
+    pub fn value<T: StateValue>(&mut self, d: &ValueState<T>) -> Option<T> {
+        self.load(d)
+    }
+
+    /// Sets the key's value of `d`.
+    pub fn set_value<T: StateValue>(&mut self, d: &ValueState<T>, v: T) {
+        self.store(d, &v)
+    }
+
+    /// The key's list `d`, oldest first (empty if unset or expired).
+    pub fn list<T: StateValue>(&mut self, d: &ListState<T>) -> Vec<T> {
+        self.load(d).unwrap_or_default()
+    }
+
+    /// Appends `v` to the key's list `d`.
+    pub fn append<T: StateValue>(&mut self, d: &ListState<T>, v: T) {
+        let mut list: Vec<T> = self.load(d).unwrap_or_default();
+        list.push(v);
+        self.store(d, &list)
+    }
+
+    /// Replaces the key's list `d`.
+    pub fn set_list<T: StateValue>(&mut self, d: &ListState<T>, list: Vec<T>) {
+        self.store(d, &list)
+    }
+
+    /// The key's map `d` (empty if unset or expired).
+    pub fn map<MK: StateValue + Ord, MV: StateValue>(
+        &mut self,
+        d: &MapState<MK, MV>,
+    ) -> BTreeMap<MK, MV> {
+        self.load(d).unwrap_or_default()
+    }
+
+    /// The value under `k` in the key's map `d`.
+    pub fn map_get<MK: StateValue + Ord, MV: StateValue>(
+        &mut self,
+        d: &MapState<MK, MV>,
+        k: &MK,
+    ) -> Option<MV> {
+        self.map(d).remove(k)
+    }
+
+    /// Inserts `k -> v` into the key's map `d`, returning the value it replaced.
+    pub fn map_insert<MK: StateValue + Ord, MV: StateValue>(
+        &mut self,
+        d: &MapState<MK, MV>,
+        k: MK,
+        v: MV,
+    ) -> Option<MV> {
+        let mut m = self.map(d);
+        let old = m.insert(k, v);
+        self.store(d, &m);
+        old
+    }
+
+    /// Removes `k` from the key's map `d`, returning its value.
+    pub fn map_remove<MK: StateValue + Ord, MV: StateValue>(
+        &mut self,
+        d: &MapState<MK, MV>,
+        k: &MK,
+    ) -> Option<MV> {
+        let mut m = self.map(d);
+        let old = m.remove(k);
+        if old.is_some() {
+            self.store(d, &m);
+        }
+        old
+    }
+
+    /// Folds `v` into the key's reduced value of `d` and returns the new value.
+    pub fn reduce<T: StateValue>(&mut self, d: &ReducingState<T>, v: T) -> T {
+        let acc = match self.load::<T>(d) {
+            Some(mut acc) => {
+                (d.reduce)(&mut acc, v);
+                acc
+            }
+            None => v,
+        };
+        self.store(d, &acc);
+        acc
+    }
+
+    /// The key's reduced value of `d`.
+    pub fn reduced<T: StateValue>(&mut self, d: &ReducingState<T>) -> Option<T> {
+        self.load(d)
+    }
+
+    /// Adds `x` to the key's accumulator of `d`.
+    pub fn aggregate<T, A: Aggregate<T>>(&mut self, d: &AggregatingState<T, A>, x: &T) {
+        let mut acc = self.load(d).unwrap_or_else(|| d.agg.init());
+        d.agg.add(&mut acc, x, self.ts);
+        self.store(d, &acc)
+    }
+
+    /// The result of the key's accumulator of `d`, if anything was added.
+    pub fn aggregated<T, A: Aggregate<T>>(&mut self, d: &AggregatingState<T, A>) -> Option<A::Out> {
+        let acc: A::Acc = self.load(d)?;
+        Some(d.agg.result(&acc))
+    }
+
+    /// Deletes the key's state `d`.
+    pub fn clear_state(&mut self, d: &impl StateDescriptor) {
+        let cell = self.cell(d.name());
+        self.table.remove(&cell)
+    }
+
+    // --- timers ---
+
+    /// Calls `on_timer` for this key once the watermark reaches `at`.
+    pub fn set_event_timer(&mut self, at: Timestamp) {
+        self.timers
+            .register(TimeDomain::EventTime, at.millis(), self.key)
+    }
+
+    /// Calls `on_timer` for this key once the wall clock reaches `at`.
+    pub fn set_processing_timer(&mut self, at: Timestamp) {
+        self.timers
+            .register(TimeDomain::ProcessingTime, at.millis(), self.key)
+    }
+
+    /// Deletes this key's event-time timer at `at`.
+    pub fn delete_event_timer(&mut self, at: Timestamp) {
+        self.timers
+            .delete(TimeDomain::EventTime, at.millis(), self.key)
+    }
+
+    /// Deletes this key's processing-time timer at `at`.
+    pub fn delete_processing_timer(&mut self, at: Timestamp) {
+        self.timers
+            .delete(TimeDomain::ProcessingTime, at.millis(), self.key)
+    }
+
+    /// Writes back the value if the function touched it.
+    fn settle(mut self) {
+        if let Some(v) = self.value.take() {
+            let cell = self.cell(VALUE);
+            match v {
+                Some(s) => self.table.put(&cell, None, &s),
+                None => self.table.remove(&cell),
+            }
+        }
+    }
 }
 
-/// A keyed process function with value state.
-pub struct Process<K, T, S, O, F> {
+/// The `on_timer` of a `process` without one: timers are never set, so it never runs.
+pub type NoTimers<K, S, O> = for<'a, 'b> fn(&'a mut Context<'b, K, S, O>, Timer);
+
+/// A keyed process function with state and timers.
+pub struct Process<K: Key, T, S, O, F, G> {
     f: F,
-    state: HashMap<K, S>,
+    on_timer: G,
+    table: StateTable,
+    timers: Timers<K>,
+    wm: i64,
+    last_ts: i64,
     buf: Vec<O>,
-    _t: PhantomData<fn(T)>,
+    _t: PhantomData<fn(T, S)>,
 }
 
-impl<K: Key, T, S: StateValue, O, F: FnMut(&mut Context<'_, K, S, O>, T)> Process<K, T, S, O, F> {
-    /// Wraps `f`.
-    pub fn new(f: F) -> Self {
+impl<K, T, S, O, F, G> Process<K, T, S, O, F, G>
+where
+    K: Key,
+    S: StateValue,
+    F: FnMut(&mut Context<'_, K, S, O>, T),
+    G: FnMut(&mut Context<'_, K, S, O>, Timer),
+{
+    /// Runs `f` per element and `on_timer` per fired timer.
+    pub fn new(f: F, on_timer: G) -> Self {
         Process {
             f,
-            state: HashMap::new(),
+            on_timer,
+            table: StateTable::new(),
+            timers: Timers::default(),
+            wm: MIN_WATERMARK,
+            last_ts: MIN_WATERMARK,
             buf: Vec::new(),
             _t: PhantomData,
         }
     }
 
-    /// Runs `f` for one element and emits what it emitted.
+    /// Runs `f` for one element and emits what it emitted, at the element's time.
     #[inline(always)]
     pub fn push(&mut self, (k, x): (K, T), ts: i64, out: &mut impl FnMut(O, i64)) {
-        let mut slot = self.state.remove(&k);
-        let mut ctx = Context {
-            key: &k,
+        let mut ctx = Context::new(
+            &k,
             ts,
-            state: &mut slot,
-            out: &mut self.buf,
-        };
+            self.wm,
+            &mut self.table,
+            &mut self.timers,
+            &mut self.buf,
+        );
         (self.f)(&mut ctx, x);
-        if let Some(s) = slot {
-            self.state.insert(k, s);
-        }
+        ctx.settle();
+        self.last_ts = self.last_ts.max(ts);
         for o in self.buf.drain(..) {
             out(o, ts)
         }
     }
 
-    /// Number of keys with state.
-    pub fn keys_with_state(&self) -> usize {
-        self.state.len()
+    fn fire(&mut self, domain: TimeDomain, until: i64, out: &mut impl FnMut(O, i64)) {
+        while let Some((at, k)) = self.timers.pop_due(domain, until) {
+            let ts = match domain {
+                TimeDomain::EventTime => at,
+                TimeDomain::ProcessingTime => self.wm.saturating_add(1).max(self.last_ts),
+            };
+            let mut ctx = Context::new(
+                &k,
+                ts,
+                self.wm,
+                &mut self.table,
+                &mut self.timers,
+                &mut self.buf,
+            );
+            let timer = Timer {
+                time: Timestamp::from_millis(at),
+                domain,
+            };
+            (self.on_timer)(&mut ctx, timer);
+            ctx.settle();
+            for o in self.buf.drain(..) {
+                out(o, ts)
+            }
+        }
+    }
+
+    /// Fires the event-time timers `w` reaches, in time order.
+    pub fn on_watermark(&mut self, w: i64, out: &mut impl FnMut(O, i64)) {
+        self.wm = self.wm.max(w);
+        self.fire(TimeDomain::EventTime, w, out);
+    }
+
+    /// Moves processing time to `now`: fires the processing-time timers it reaches, and
+    /// expires state whose TTL passed.
+    pub fn on_processing_time(&mut self, now: i64, out: &mut impl FnMut(O, i64)) {
+        self.table.set_now(now);
+        let now = self.table.now();
+        self.fire(TimeDomain::ProcessingTime, now, out);
+    }
+
+    /// Timers set and not yet fired.
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Bytes of state in memory.
+    pub fn state_in_memory(&self) -> usize {
+        self.table.bytes()
     }
 }
 
-impl<K, T, S, O, F> Node for Process<K, T, S, O, F> {
+impl<K: Key, T, S, O, F, G> Node for Process<K, T, S, O, F, G> {
     type Out = O;
 }
 
-impl<K: Key, T, S: StateValue, O, F> Operator for Process<K, T, S, O, F> {
+impl<K: Key, T, S: StateValue, O, F, G> Operator for Process<K, T, S, O, F, G> {
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
-        encode(&self.state)
+        encode(&(self.table.save()?, &self.timers, self.wm, self.last_ts))
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        self.state = decode(bytes)?;
+        let (table, timers, wm, last_ts): (Vec<u8>, Timers<K>, i64, i64) = decode(bytes)?;
+        self.table.load(&table)?;
+        self.timers = timers;
+        self.wm = wm;
+        self.last_ts = last_ts;
         Ok(())
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keeps_state_per_key() {
-        let mut p = Process::new(
-            |ctx: &mut Context<'_, String, u32, (String, u32)>, x: u32| {
-                let total = ctx.state_or_default();
-                *total += x;
-                let t = *total;
-                let k = ctx.key().to_string();
-                ctx.emit((k, t));
-            },
-        );
-        let mut out = vec![];
-        for (k, x) in [("a", 1), ("b", 5), ("a", 2)] {
-            p.push((k.to_string(), x), 0, &mut |o, _| out.push(o));
-        }
-        assert_eq!(out, [("a".into(), 1), ("b".into(), 5), ("a".into(), 3)]);
-        assert_eq!(p.keys_with_state(), 2);
+    fn fingerprint(&self) -> String {
+        format!(
+            "process<key = {}, state = {}>",
+            std::any::type_name::<K>(),
+            std::any::type_name::<S>()
+        )
+    }
+    fn identify(&mut self, id: &str) {
+        self.table.set_label(id)
+    }
+    fn attach(&mut self, backing: Backing) {
+        self.table.attach(backing)
+    }
+    fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.table.sweep_expired();
+        self.table.take_dirty()
+    }
+    fn state_bytes(&self) -> usize {
+        self.table.bytes()
+    }
+    fn evict(&mut self, budget: usize) -> usize {
+        self.table.evict(budget)
     }
 }

@@ -41,6 +41,9 @@ impl<T, S> Node for WatermarkOp<T, S> {
 }
 
 impl<T, S: WatermarkStrategy<T>> Operator for WatermarkOp<T, S> {
+    fn fingerprint(&self) -> String {
+        "watermark".into()
+    }
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
         encode(&self.strategy.save())
     }

@@ -270,6 +270,13 @@ impl<K: Key, T, A: Aggregate<T>, W> Node for WindowAggregate<K, T, A, W> {
 }
 
 impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
+    fn fingerprint(&self) -> String {
+        format!(
+            "window<key = {}, accumulator = {}>",
+            std::any::type_name::<K>(),
+            std::any::type_name::<A::Acc>()
+        )
+    }
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
         encode(&self.st)
     }

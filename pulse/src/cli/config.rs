@@ -42,6 +42,16 @@ pub struct Config {
     pub checkpoint_interval: Option<String>,
     /// `false` runs without checkpoints.
     pub checkpoints: Option<bool>,
+    /// Bytes of keyed state kept in memory (`512MiB`, `2GB`); colder state is read from fjall.
+    pub memory_budget: Option<String>,
+    /// Where savepoints go (default: `<state_dir>.savepoints`).
+    pub savepoint_dir: Option<PathBuf>,
+    /// Time between savepoints; without it, savepoints are taken on demand only.
+    pub savepoint_interval: Option<String>,
+    /// Savepoints to keep (default 3).
+    pub savepoint_retain: Option<usize>,
+    /// Drop the state of operators the pipeline no longer has instead of refusing to start.
+    pub allow_non_restored_state: Option<bool>,
 }
 
 /// One input's binding.

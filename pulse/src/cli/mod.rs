@@ -9,8 +9,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, Command};
-use pulse_runtime::checkpoint::CheckpointStore;
-use pulse_runtime::exec::{Checkpointing, RunOptions, run_graph};
+use pulse_runtime::checkpoint::{CheckpointStore, check_restorable};
+use pulse_runtime::exec::{Checkpointing, RunOptions, Savepoints, run_graph};
 use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec};
 use pulse_runtime::{Error, Graph, Pipeline, Result};
 
@@ -54,10 +54,29 @@ pub struct Plan {
     pub explain: Option<String>,
     /// No summary on stderr.
     pub quiet: bool,
-    /// Where checkpoints go, and how often; `None` without checkpoints.
-    pub checkpoints: Option<(PathBuf, std::time::Duration)>,
+    /// Where checkpoints go, and how; `None` without checkpoints.
+    pub checkpoints: Option<CheckpointPlan>,
     /// Forget earlier state before running.
     pub fresh: bool,
+}
+
+/// How a run checkpoints, restores and exports state.
+#[derive(Debug, Clone)]
+pub struct CheckpointPlan {
+    /// The fjall state directory.
+    pub dir: PathBuf,
+    /// Time between checkpoints.
+    pub interval: std::time::Duration,
+    /// Bytes of keyed state kept in memory.
+    pub memory_budget: Option<usize>,
+    /// Savepoint directory, interval, retention and on-demand trigger file.
+    pub savepoints: Savepoints,
+    /// Start from this savepoint instead of the latest checkpoint.
+    pub restore_from: Option<PathBuf>,
+    /// Drop state of operators the pipeline no longer has.
+    pub allow_non_restored_state: bool,
+    /// Export the latest checkpoint to this directory and exit.
+    pub export_savepoint: Option<PathBuf>,
 }
 
 impl<P: Pipeline> App<P> {
@@ -101,15 +120,45 @@ impl<P: Pipeline> App<P> {
             }
             return Ok(());
         }
+        let mut graph = self.pipeline.build();
         let store = match &plan.checkpoints {
-            Some((dir, _)) => {
-                if plan.fresh && dir.exists() {
-                    std::fs::remove_dir_all(dir).map_err(|e| Error::Io {
-                        path: dir.clone(),
+            Some(c) => {
+                if plan.fresh && c.dir.exists() {
+                    std::fs::remove_dir_all(&c.dir).map_err(|e| Error::Io {
+                        path: c.dir.clone(),
                         source: e,
                     })?;
                 }
-                Some(CheckpointStore::open(dir)?)
+                let store = CheckpointStore::open(&c.dir)?;
+                if let Some(to) = &c.export_savepoint {
+                    return match store.export_savepoint(to)? {
+                        Some(cp) => {
+                            eprintln!(
+                                "{}: checkpoint {} exported to {}",
+                                P::NAME,
+                                cp.id,
+                                to.display()
+                            );
+                            Ok(())
+                        }
+                        None => Err(Error::config(format!(
+                            "{} holds no checkpoint to export",
+                            c.dir.display()
+                        ))),
+                    };
+                }
+                if let Some(from) = &c.restore_from {
+                    let cp = store.import_savepoint(from)?;
+                    if !plan.quiet {
+                        eprintln!(
+                            "{}: restoring savepoint {} (checkpoint {})",
+                            P::NAME,
+                            from.display(),
+                            cp.id
+                        );
+                    }
+                }
+                Some(store)
             }
             None => None,
         };
@@ -117,6 +166,10 @@ impl<P: Pipeline> App<P> {
             Some(s) => s.latest()?,
             None => None,
         };
+        if let (Some(s), None) = (&store, &resume) {
+            // State left by a finished run (or none): start from the beginning, empty.
+            s.reset()?;
+        }
         let mut sink_specs = plan.sinks.clone();
         if let Some((cp, _)) = &resume {
             if cp.pipeline != P::NAME
@@ -135,6 +188,11 @@ impl<P: Pipeline> App<P> {
                     cp.sinks.len()
                 )));
             }
+            let allow = plan
+                .checkpoints
+                .as_ref()
+                .is_some_and(|c| c.allow_non_restored_state);
+            check_restorable(cp, &graph.fingerprints(), allow)?;
             for (spec, (_, record)) in sink_specs.iter_mut().zip(&cp.sinks) {
                 spec.resume = Some(record.clone());
             }
@@ -150,7 +208,9 @@ impl<P: Pipeline> App<P> {
             .enumerate()
             .map(|(j, s)| self.pipeline.open_sink(j, s))
             .collect::<Result<Vec<_>>>()?;
-        let mut graph = self.pipeline.build();
+        if let Some(s) = &store {
+            graph.attach(s)?;
+        }
         let mut next_id = 1;
         if let Some((cp, state)) = &resume {
             graph.restore(state)?;
@@ -168,11 +228,15 @@ impl<P: Pipeline> App<P> {
             }
         }
         let checkpointing = match (&store, &plan.checkpoints) {
-            (Some(store), Some((_, interval))) => Some(Checkpointing {
+            (Some(store), Some(c)) => Some(Checkpointing {
                 store,
-                interval: *interval,
+                interval: c.interval,
                 pipeline: P::NAME,
                 next_id,
+                memory_budget: c.memory_budget,
+                savepoints: Some(c.savepoints.clone()),
+                last_savepoint: None,
+                savepoints_taken: 0,
             }),
             _ => None,
         };
@@ -308,8 +372,50 @@ impl<P: Pipeline> App<P> {
                 Some(v) => parse_duration(v)?,
                 None => std::time::Duration::from_secs(10),
             };
-            Some((dir, interval))
+            let memory_budget = m
+                .get_one::<String>("memory-budget")
+                .or(config.memory_budget.as_ref())
+                .map(|v| parse_size(v))
+                .transpose()?;
+            let sp_interval = m
+                .get_one::<String>("savepoint-interval")
+                .or(config.savepoint_interval.as_ref())
+                .map(|v| parse_duration(v))
+                .transpose()?;
+            let mut sp_default = dir.clone().into_os_string();
+            sp_default.push(".savepoints");
+            let savepoints = Savepoints {
+                dir: m
+                    .get_one::<PathBuf>("savepoint-dir")
+                    .cloned()
+                    .or(config.savepoint_dir.clone())
+                    .unwrap_or_else(|| PathBuf::from(sp_default)),
+                interval: sp_interval,
+                retain: m
+                    .get_one::<usize>("savepoint-retain")
+                    .copied()
+                    .or(config.savepoint_retain)
+                    .unwrap_or(3),
+                trigger: dir.join("SAVEPOINT"),
+            };
+            Some(CheckpointPlan {
+                dir,
+                interval,
+                memory_budget,
+                savepoints,
+                restore_from: m.get_one::<PathBuf>("restore-from").cloned(),
+                allow_non_restored_state: m.get_flag("allow-non-restored-state")
+                    || config.allow_non_restored_state == Some(true),
+                export_savepoint: m.get_one::<PathBuf>("export-savepoint").cloned(),
+            })
         };
+        if checkpoints.is_none()
+            && (m.contains_id("restore-from") || m.contains_id("export-savepoint"))
+        {
+            return Err(Error::config(
+                "--restore-from and --export-savepoint need checkpoints; drop --no-checkpoints",
+            ));
+        }
         Ok(Plan {
             sources,
             sinks,
@@ -418,6 +524,52 @@ fn command<P: Pipeline>() -> Command {
                 .help("Deletes earlier state and starts from the beginning"),
         )
         .arg(
+            Arg::new("memory-budget")
+                .long("memory-budget")
+                .value_name("SIZE")
+                .help("Keyed state kept in memory, e.g. 512MiB; colder state is read back from fjall [default: unlimited]"),
+        )
+        .arg(
+            Arg::new("savepoint-dir")
+                .long("savepoint-dir")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Where savepoints go [default: <state-dir>.savepoints]"),
+        )
+        .arg(
+            Arg::new("savepoint-interval")
+                .long("savepoint-interval")
+                .value_name("DURATION")
+                .help("Time between savepoints [default: on demand only: touch <state-dir>/SAVEPOINT]"),
+        )
+        .arg(
+            Arg::new("savepoint-retain")
+                .long("savepoint-retain")
+                .value_name("N")
+                .value_parser(clap::value_parser!(usize))
+                .help("Savepoints to keep [default: 3]"),
+        )
+        .arg(
+            Arg::new("restore-from")
+                .long("restore-from")
+                .value_name("SAVEPOINT_DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Starts from a savepoint, replacing the state in --state-dir"),
+        )
+        .arg(
+            Arg::new("export-savepoint")
+                .long("export-savepoint")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Exports the latest checkpoint in --state-dir as a savepoint and exits"),
+        )
+        .arg(
+            Arg::new("allow-non-restored-state")
+                .long("allow-non-restored-state")
+                .action(ArgAction::SetTrue)
+                .help("Drops the saved state of operators the pipeline no longer has"),
+        )
+        .arg(
             Arg::new("quiet")
                 .long("quiet")
                 .short('q')
@@ -493,4 +645,43 @@ pub fn parse_duration(v: &str) -> Result<std::time::Duration> {
         }
     };
     Ok(std::time::Duration::from_millis(ms))
+}
+
+/// Parses `512MiB`, `2GB`, `64KiB` or plain bytes.
+pub fn parse_size(v: &str) -> Result<usize> {
+    let v = v.trim();
+    let (num, unit) = v
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((v, ""), |i| (&v[..i], v[i..].trim()));
+    let n: usize = num
+        .parse()
+        .map_err(|_| Error::config(format!("bad size `{v}`; write e.g. 512MiB or 2GB")))?;
+    let mult: usize = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => {
+            return Err(Error::config(format!(
+                "bad size unit in `{v}`; use B, KB, KiB, MB, MiB, GB or GiB"
+            )));
+        }
+    };
+    Ok(n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2GB").unwrap(), 2_000_000_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("3 parsecs").is_err());
+    }
 }

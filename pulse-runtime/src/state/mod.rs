@@ -25,3 +25,41 @@ impl<T: Serialize + DeserializeOwned + 'static> StateValue for T {}
 )]
 pub trait Key: Clone + Eq + Hash + Ord + StateValue {}
 impl<K: Clone + Eq + Hash + Ord + StateValue> Key for K {}
+
+mod descriptor;
+mod table;
+mod timers;
+
+pub use descriptor::{
+    AggregatingState, ListState, MapState, ReducingState, StateDescriptor, Ttl, ValueState,
+};
+pub use table::{Backing, StateTable};
+pub use timers::{TimeDomain, Timer, Timers};
+
+/// A short, readable form of a type name: `alloc::string::String` becomes `String`.
+pub fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut word = String::new();
+    for c in full.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            out.push_str(word.rsplit("::").next().unwrap_or(&word));
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(word.rsplit("::").next().unwrap_or(&word));
+    out
+}
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn short_type_names_drop_paths() {
+        assert_eq!(
+            super::short_type_name(std::any::type_name::<(String, Vec<Option<u64>>)>()),
+            "(String, Vec<Option<u64>>)"
+        );
+    }
+}
