@@ -121,6 +121,13 @@ pub(crate) fn duration_ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The wall clock in milliseconds since the Unix epoch: processing time.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,11 +155,4 @@ mod tests {
         let bin = postcard::to_stdvec(&t).unwrap();
         assert_eq!(postcard::from_bytes::<Timestamp>(&bin).unwrap(), t);
     }
-}
-
-/// The wall clock in milliseconds since the Unix epoch: processing time.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -62,6 +62,10 @@ impl Cell {
     }
 }
 
+/// The type each state name was first used with.
+type Types = BTreeMap<String, String>;
+type Pair = (Vec<u8>, Vec<u8>);
+
 /// One operator's keyed state cells.
 pub struct StateTable {
     cells: HashMap<Vec<u8>, Cell>,
@@ -69,8 +73,7 @@ pub struct StateTable {
     clock: u64,
     now: i64,
     backing: Option<Backing>,
-    /// The type each state name was first used with.
-    types: BTreeMap<String, String>,
+    types: Types,
     sweep_from: Vec<u8>,
     label: String,
 }
@@ -344,8 +347,7 @@ impl StateTable {
 
     /// Restores [`save`](Self::save)d bytes; with a backing, cells are read from fjall lazily.
     pub fn load(&mut self, bytes: &[u8]) -> Result<()> {
-        let (types, cells): (BTreeMap<String, String>, Vec<(Vec<u8>, Vec<u8>)>) =
-            crate::operator::decode(bytes)?;
+        let (types, cells): (Types, Vec<Pair>) = crate::operator::decode(bytes)?;
         self.types = types;
         self.cells.clear();
         self.mem = 0;
