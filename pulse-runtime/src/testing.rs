@@ -9,7 +9,8 @@ use crate::time::{MAX_WATERMARK, Timestamp};
 /// Drives one instance of a pipeline's graph in virtual time.
 ///
 /// Elements carry their own event time; watermarks move only when elements pass a `watermark`
-/// operator, when a test sets an input's watermark, or at [`finish`](Self::finish).
+/// operator, when a test sets an input's watermark, or at [`finish`](Self::finish). Processing
+/// time starts at 0 and moves only by [`processing_time`](Self::processing_time).
 pub struct Harness<P, G> {
     pipeline: P,
     graph: G,
@@ -17,7 +18,8 @@ pub struct Harness<P, G> {
 
 /// A harness for `pipeline`.
 pub fn harness<P: Pipeline>(pipeline: P) -> Harness<P, impl Graph + 'static> {
-    let graph = pipeline.build();
+    let mut graph = pipeline.build();
+    graph.advance_processing_time(0);
     Harness { pipeline, graph }
 }
 
@@ -27,6 +29,7 @@ pub fn restored<P: Pipeline>(
     snapshot: &Snapshot,
 ) -> Result<Harness<P, impl Graph + 'static>> {
     let mut graph = pipeline.build();
+    graph.advance_processing_time(0);
     graph.restore(snapshot)?;
     Ok(Harness { pipeline, graph })
 }
@@ -70,6 +73,13 @@ impl<P: Pipeline, G: Graph> Harness<P, G> {
         P: Input<I>,
     {
         self.graph.set_idle(I, idle);
+        self
+    }
+
+    /// Sets processing time (ms): fires processing-time timers it reaches and expires state
+    /// whose TTL passed.
+    pub fn processing_time(&mut self, now: impl Into<Millis>) -> &mut Self {
+        self.graph.advance_processing_time(now.into().0);
         self
     }
 

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use pulse::Pipeline;
-use pulse_examples::{clicks::click_sessions, sensors::sensor_averages, words::word_count};
+use pulse_examples::clicks::{click_sessions, idle_users};
+use pulse_examples::{sensors::sensor_averages, words::word_count};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -93,4 +94,14 @@ fn sensor_averages_golden_with_late_output() {
     );
     check(dir.path(), "averages.jsonl", "sensor_averages.jsonl");
     check(dir.path(), "late.jsonl", "sensor_late.jsonl");
+}
+
+#[test]
+fn idle_users_golden() {
+    let dir = run(
+        idle_users,
+        &[("clicks", "examples/data/clicks.csv")],
+        &[("output", "idle.jsonl")],
+    );
+    check(dir.path(), "idle.jsonl", "idle_users.jsonl");
 }

@@ -21,7 +21,7 @@ fn copy(bids: Stream<Bid>) -> Stream<Bid> {
 fn run(args: &[String]) -> pulse::Result<()> {
     let mut all = vec!["copy".to_string(), "-q".into(), "--no-checkpoints".into()];
     all.extend_from_slice(args);
-    pulse::App::new(copy).run_from(all)
+    pulse::App::new(copy).run_from(all).map(drop)
 }
 
 fn s(p: &Path) -> String {

@@ -40,6 +40,8 @@ pub struct Savepoints {
     pub retain: usize,
     /// A file whose appearance requests a savepoint at the next checkpoint (it is then deleted).
     pub trigger: PathBuf,
+    /// Print a line to stderr per savepoint.
+    pub announce: bool,
 }
 
 /// Periodic checkpoints into a store.
@@ -61,6 +63,8 @@ pub struct Checkpointing<'a> {
     pub last_savepoint: Option<Instant>,
     /// Savepoints taken.
     pub savepoints_taken: u64,
+    /// State cells evicted from memory past the budget.
+    pub evicted: u64,
 }
 
 impl Checkpointing<'_> {
@@ -103,7 +107,7 @@ impl Checkpointing<'_> {
             sink.commit(record)?;
         }
         if let Some(budget) = self.memory_budget {
-            graph.evict(budget);
+            self.evicted += graph.evict(budget) as u64;
         }
         self.savepoint_if_due(cp.id)
     }
@@ -128,7 +132,9 @@ impl Checkpointing<'_> {
         }
         self.last_savepoint = Some(Instant::now());
         self.savepoints_taken += 1;
-        eprintln!("savepoint {} written to {}", id, dir.display());
+        if sp.announce {
+            eprintln!("savepoint {} written to {}", id, dir.display());
+        }
         Ok(())
     }
 }
@@ -146,6 +152,10 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// Checkpoints taken.
     pub checkpoints: u64,
+    /// Savepoints taken.
+    pub savepoints: u64,
+    /// State cells evicted from memory past the memory budget (read back from fjall on use).
+    pub evicted: u64,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -170,6 +180,12 @@ impl std::fmt::Display for RunSummary {
         write!(f, "  late elements: {}", self.late)?;
         if self.checkpoints > 0 {
             write!(f, "\n  checkpoints: {}", self.checkpoints)?;
+        }
+        if self.savepoints > 0 {
+            write!(f, "\n  savepoints: {}", self.savepoints)?;
+        }
+        if self.evicted > 0 {
+            write!(f, "\n  state cells evicted to fjall: {}", self.evicted)?;
         }
         Ok(())
     }
@@ -253,5 +269,7 @@ pub fn run_graph<G: Graph + ?Sized>(
         checkpoints: checkpointing
             .as_ref()
             .map_or(0, |c| c.next_id - first_checkpoint),
+        savepoints: checkpointing.as_ref().map_or(0, |c| c.savepoints_taken),
+        evicted: checkpointing.as_ref().map_or(0, |c| c.evicted),
     })
 }

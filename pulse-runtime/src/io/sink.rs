@@ -84,6 +84,12 @@ fn open_out(target: &SinkTarget, resume: Option<&[u8]>) -> Result<Out> {
                     Error::config(format!("{}: bad checkpoint record: {e}", p.display()))
                 })?;
                 let (staged, _) = Staged::paths(p);
+                if !staged.tmp.exists() && !staged.path.exists() {
+                    // Restored (from a savepoint) into a new output: it holds only what comes
+                    // after the savepoint.
+                    let (staged, file) = Staged::create(p)?;
+                    return Ok(Out::File(BufWriter::with_capacity(1 << 16, file), staged));
+                }
                 // A run that crashed after publishing gets its file back to continue it.
                 if !staged.tmp.exists() && staged.path.exists() {
                     std::fs::rename(&staged.path, &staged.tmp)

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, Command};
 use pulse_runtime::checkpoint::{CheckpointStore, check_restorable};
-use pulse_runtime::exec::{Checkpointing, RunOptions, Savepoints, run_graph};
+use pulse_runtime::exec::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph};
 use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec};
 use pulse_runtime::{Error, Graph, Pipeline, Result};
 
@@ -103,11 +103,12 @@ impl<P: Pipeline> App<P> {
 
     /// Parses `std::env::args` and runs.
     pub fn run(self) -> Result<()> {
-        self.run_from(std::env::args_os())
+        self.run_from(std::env::args_os()).map(drop)
     }
 
-    /// Parses `args` (the first is the program name) and runs.
-    pub fn run_from<I, T>(self, args: I) -> Result<()>
+    /// Parses `args` (the first is the program name) and runs; returns what the run did
+    /// (empty for `--explain` and `--export-savepoint`).
+    pub fn run_from<I, T>(self, args: I) -> Result<RunSummary>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
@@ -118,7 +119,7 @@ impl<P: Pipeline> App<P> {
                 "mermaid" => print!("{}", P::EXPLAIN.mermaid),
                 _ => print!("{}", P::EXPLAIN.text),
             }
-            return Ok(());
+            return Ok(RunSummary::default());
         }
         let mut graph = self.pipeline.build();
         let store = match &plan.checkpoints {
@@ -139,7 +140,7 @@ impl<P: Pipeline> App<P> {
                                 cp.id,
                                 to.display()
                             );
-                            Ok(())
+                            Ok(RunSummary::default())
                         }
                         None => Err(Error::config(format!(
                             "{} holds no checkpoint to export",
@@ -237,6 +238,7 @@ impl<P: Pipeline> App<P> {
                 savepoints: Some(c.savepoints.clone()),
                 last_savepoint: None,
                 savepoints_taken: 0,
+                evicted: 0,
             }),
             _ => None,
         };
@@ -244,7 +246,7 @@ impl<P: Pipeline> App<P> {
         if !plan.quiet {
             eprintln!("{} {summary}", P::NAME);
         }
-        Ok(())
+        Ok(summary)
     }
 
     /// Merges flags, `--config` and defaults into bindings for every port.
@@ -397,6 +399,7 @@ impl<P: Pipeline> App<P> {
                     .or(config.savepoint_retain)
                     .unwrap_or(3),
                 trigger: dir.join("SAVEPOINT"),
+                announce: !m.get_flag("quiet"),
             };
             Some(CheckpointPlan {
                 dir,
@@ -625,7 +628,7 @@ fn known<'a>(
     )))
 }
 
-/// Parses `500ms`, `10s`, `2m` or plain milliseconds.
+/// Parses `500ms`, `10s`, `2m`, `1h` or plain milliseconds.
 pub fn parse_duration(v: &str) -> Result<std::time::Duration> {
     let v = v.trim();
     let (num, unit) = v
@@ -638,9 +641,10 @@ pub fn parse_duration(v: &str) -> Result<std::time::Duration> {
         "ms" => n,
         "s" => n * 1000,
         "m" => n * 60_000,
+        "h" => n * 3_600_000,
         _ => {
             return Err(Error::config(format!(
-                "bad duration unit in `{v}`; use ms, s or m"
+                "bad duration unit in `{v}`; use ms, s, m or h"
             )));
         }
     };

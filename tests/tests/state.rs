@@ -1,0 +1,306 @@
+//! Keyed state across runs: savepoints, state-type changes, removed operators, the memory
+//! budget, and processing-time timers in a pipeline. Every run uses a real fjall directory.
+
+use std::path::{Path, PathBuf};
+
+use pulse::prelude::*;
+use pulse::{Context, Pipeline};
+
+#[derive(Event, Clone, Debug, Deserialize, Serialize)]
+pub struct Bid {
+    auction: u64,
+    price: u64,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+/// Running totals per auction, with a `u64` of state per key.
+mod v1 {
+    use super::*;
+    #[pipeline]
+    pub fn totals(bids: Stream<Bid>) -> Stream<(u64, u64)> {
+        bids.key_by(|b| b.auction)
+            .process(|ctx: &mut Context<'_, u64, u64, (u64, u64)>, b: Bid| {
+                let total = ctx.state_or_default();
+                *total += b.price;
+                let total = *total;
+                let out = (*ctx.key(), total);
+                ctx.emit(out);
+            })
+    }
+}
+
+/// The same pipeline after someone changed the state to a `String`.
+mod v2 {
+    use super::*;
+    #[pipeline]
+    pub fn totals(bids: Stream<Bid>) -> Stream<(u64, u64)> {
+        bids.key_by(|b| b.auction).process(
+            |ctx: &mut Context<'_, u64, String, (u64, u64)>, b: Bid| {
+                ctx.state_or_default().push('x');
+                let out = (*ctx.key(), b.price);
+                ctx.emit(out);
+            },
+        )
+    }
+}
+
+/// The same pipeline without its stateful operator.
+mod v3 {
+    use super::*;
+    #[pipeline]
+    pub fn totals(bids: Stream<Bid>) -> Stream<(u64, u64)> {
+        bids.map(|b| (b.auction, b.price))
+    }
+}
+
+fn input(dir: &Path, n: u64, auctions: u64) -> PathBuf {
+    let path = dir.join("bids.jsonl");
+    let lines: String = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"auction\":{},\"price\":{},\"t\":{}}}\n",
+                i * 7 % auctions,
+                i % 13 + 1,
+                i * 10
+            )
+        })
+        .collect();
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
+fn run<P: Pipeline>(p: P, args: &[&str]) -> pulse::Result<pulse::exec::RunSummary> {
+    let mut all = vec![P::NAME, "--quiet"];
+    all.extend_from_slice(args);
+    pulse::App::new(p).run_from(all)
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn a_run_restored_from_a_mid_run_savepoint_ends_with_the_same_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = input(dir.path(), 5_000, 300);
+    let (out, sp) = (dir.path().join("out.jsonl"), dir.path().join("sp"));
+    let summary = run(
+        v1::totals,
+        &[
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&out),
+            "--state-dir",
+            &s(&dir.path().join("state")),
+            "--batch-size",
+            "100",
+            "--checkpoint-interval",
+            "0ms",
+            "--savepoint-interval",
+            "0ms",
+            "--savepoint-dir",
+            &s(&sp),
+            "--savepoint-retain",
+            "20",
+        ],
+    )
+    .unwrap();
+    assert!(summary.savepoints > 40, "{summary}");
+    let kept = pulse::checkpoint::list_savepoints(&sp).unwrap();
+    assert_eq!(kept.len(), 20, "retention keeps the newest 20");
+    let want = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(want.lines().count(), 5_000);
+
+    // Restore the oldest one kept: the output is cut back to what it covered, and the run
+    // continues from its source position with its per-key totals.
+    let (id, oldest) = &kept[0];
+    let again = run(
+        v1::totals,
+        &[
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&out),
+            "--state-dir",
+            &s(&dir.path().join("state2")),
+            "--restore-from",
+            &s(oldest),
+        ],
+    )
+    .unwrap();
+    let read = again.inputs[0].1.records;
+    assert!(
+        read > 0 && read < 5_000,
+        "resumed savepoint {id} and read {read} records"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
+}
+
+/// A savepoint of `v1::totals` taken at the end of a run, in `dir/sp`.
+fn savepoint(dir: &Path) -> (PathBuf, PathBuf) {
+    let bids = input(dir, 1_000, 50);
+    run(
+        v1::totals,
+        &[
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&dir.join("v1.jsonl")),
+            "--state-dir",
+            &s(&dir.join("state")),
+            "--savepoint-interval",
+            "0ms",
+            "--savepoint-dir",
+            &s(&dir.join("sp")),
+        ],
+    )
+    .unwrap();
+    let (_, sp) = pulse::checkpoint::list_savepoints(&dir.join("sp"))
+        .unwrap()
+        .pop()
+        .expect("a savepoint");
+    (bids, sp)
+}
+
+#[test]
+fn changing_a_state_type_is_refused_with_both_types_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bids, sp) = savepoint(dir.path());
+    let err = run(
+        v2::totals,
+        &[
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&dir.path().join("v2.jsonl")),
+            "--state-dir",
+            &s(&dir.path().join("v2")),
+            "--restore-from",
+            &s(&sp),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("state of operator `totals/output/process`: the state was saved as `process<key = u64, state = u64>`, but the pipeline now keeps `process<key = u64, state = String>`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn state_of_a_removed_operator_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bids, sp) = savepoint(dir.path());
+    let out = dir.path().join("v3.jsonl");
+    let state = dir.path().join("v3");
+    let args = |extra: &'static str| {
+        let mut a = vec![
+            "-i".to_string(),
+            s(&bids),
+            "-o".into(),
+            s(&out),
+            "--state-dir".into(),
+            s(&state),
+            "--restore-from".into(),
+            s(&sp),
+        ];
+        if !extra.is_empty() {
+            a.push(extra.into());
+        }
+        a
+    };
+    let refused = args("");
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    let err = run(v3::totals, &refused).unwrap_err().to_string();
+    assert!(
+        err.contains("`totals/output/process`")
+            && err.contains("this pipeline has no operator with that id")
+            && err.contains("--allow-non-restored-state"),
+        "{err}"
+    );
+    let allowed = args("--allow-non-restored-state");
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    run(v3::totals, &allowed).unwrap();
+}
+
+#[test]
+fn state_past_the_memory_budget_is_evicted_to_fjall_and_gives_the_same_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = input(dir.path(), 20_000, 5_000);
+    let (small, whole) = (
+        dir.path().join("small.jsonl"),
+        dir.path().join("whole.jsonl"),
+    );
+    let budget = run(
+        v1::totals,
+        &[
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&small),
+            "--state-dir",
+            &s(&dir.path().join("state")),
+            "--checkpoint-interval",
+            "1h",
+            "--memory-budget",
+            "64KiB",
+        ],
+    )
+    .unwrap();
+    run(
+        v1::totals,
+        &["-i", &s(&bids), "-o", &s(&whole), "--no-checkpoints"],
+    )
+    .unwrap();
+    assert!(
+        budget.evicted > 5_000 && budget.checkpoints > 2,
+        "state of 5000 keys (~300 KB) passes 64 KiB: {budget}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&small).unwrap(),
+        std::fs::read_to_string(&whole).unwrap()
+    );
+}
+
+/// Nags each auction 5 s (processing time) after its first bid, and forgets it 10 s after.
+#[pipeline]
+fn nag(bids: Stream<Bid>) -> Stream<(u64, u32)> {
+    bids.key_by(|b| b.auction)
+        .process(|ctx: &mut Context<'_, u64, u32, (u64, u32)>, _b: Bid| {
+            if ctx.state().is_none() {
+                let at = ctx.processing_time().millis() + 5_000;
+                ctx.set_processing_timer(Timestamp::from_millis(at));
+            }
+            *ctx.state_or_default() += 1;
+        })
+        .on_timer(|ctx, timer| {
+            let bids = ctx.state().unwrap_or(0);
+            let out = (*ctx.key(), bids);
+            ctx.emit(out);
+            assert_eq!(timer.domain, pulse::TimeDomain::ProcessingTime);
+        })
+}
+
+#[test]
+fn processing_time_timers_fire_in_a_pipeline() {
+    let mut h = pulse::testing::harness(nag);
+    let bid = |auction, t| Bid {
+        auction,
+        price: 1,
+        t,
+    };
+    h.processing_time(1_000);
+    h.push::<0>(bid(1, 0)).push::<0>(bid(1, 5));
+    h.processing_time(3_000);
+    h.push::<0>(bid(2, 10)).push::<0>(bid(1, 20));
+    h.processing_time(5_999);
+    assert_eq!(h.output::<0>(), []);
+    h.processing_time(6_000);
+    assert_eq!(h.output::<0>(), [(1, 3)]);
+    let snap = h.snapshot().unwrap();
+    let mut r = pulse::testing::restored(nag, &snap).unwrap();
+    r.processing_time(8_000);
+    assert_eq!(r.output::<0>(), [(2, 1)], "the timer survived the restore");
+}
