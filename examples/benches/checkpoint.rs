@@ -66,36 +66,43 @@ fn main() {
     w.flush().unwrap();
     drop(w);
     println!("checkpoint: {events} events, 10 k keys, tumbling 10 s count + sum, JSONL in and out");
-    let mut rates = vec![];
-    for (name, extra) in [
+    // Three rounds, alternating, best time of each: this machine's run-to-run noise is larger
+    // than the effect being measured.
+    let configs = [
         ("no checkpoints", vec!["--no-checkpoints"]),
         ("checkpoint every 1 s", vec!["--checkpoint-interval", "1s"]),
-    ] {
-        let out = dir.path().join(format!("{}.jsonl", rates.len()));
-        let state = dir.path().join(format!("state{}", rates.len()));
-        let mut a = vec![
-            "volumes".to_string(),
-            "-q".into(),
-            "-i".into(),
-            input.display().to_string(),
-            "-o".into(),
-            out.display().to_string(),
-            "--state-dir".into(),
-            state.display().to_string(),
-        ];
-        a.extend(extra.iter().map(|s| s.to_string()));
-        let start = Instant::now();
-        pulse::App::new(volumes).run_from(a).unwrap();
-        let secs = start.elapsed().as_secs_f64();
+    ];
+    let mut best = [f64::MAX; 2];
+    for round in 0..3 {
+        for (c, (_, extra)) in configs.iter().enumerate() {
+            let out = dir.path().join(format!("{round}-{c}.jsonl"));
+            let state = dir.path().join(format!("state-{round}-{c}"));
+            let mut a = vec![
+                "volumes".to_string(),
+                "-q".into(),
+                "-i".into(),
+                input.display().to_string(),
+                "-o".into(),
+                out.display().to_string(),
+                "--state-dir".into(),
+                state.display().to_string(),
+            ];
+            a.extend(extra.iter().map(|s| s.to_string()));
+            let start = Instant::now();
+            pulse::App::new(volumes).run_from(a).unwrap();
+            best[c] = best[c].min(start.elapsed().as_secs_f64());
+            let _ = std::fs::remove_file(&out);
+        }
+    }
+    for ((name, _), secs) in configs.iter().zip(best) {
         println!(
-            "  {name:<22} {secs:>7.3} s  {:>6.2} M events/s",
+            "  {name:<22} {secs:>7.3} s  {:>6.2} M events/s  (best of 3)",
             events as f64 / secs / 1e6
         );
-        rates.push(secs);
     }
     println!(
         "  overhead of checkpoints every 1 s: {:+.1} %",
-        (rates[1] / rates[0] - 1.0) * 100.0
+        (best[1] / best[0] - 1.0) * 100.0
     );
 
     dirty_cells(&dir.path().join("cells"), events);
@@ -153,16 +160,25 @@ fn dirty_cells(dir: &std::path::Path, events: u64) {
         start.elapsed().as_secs_f64() * 1000.0
     };
     write(&mut table);
+    // Let fjall flush the initial load, so the table measures checkpoints alone.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     println!("one checkpoint of keyed state ({cells} cells of 64 B in fjall) by dirty cells:");
     for dirty in [1_000u32, 10_000, 100_000, 1_000_000] {
         if dirty > cells {
             break;
         }
-        for k in 0..dirty {
-            let k = (k as u64 * 7919 % cells as u64) as u32;
-            table.put(&key(k), None, &[(k + 1) as u8; 64][..]);
-        }
-        let ms = write(&mut table);
+        // The median of three checkpoints, each after touching `dirty` cells.
+        let mut times: Vec<f64> = (0..3u32)
+            .map(|round| {
+                for k in 0..dirty {
+                    let k = (k as u64 * 7919 % cells as u64) as u32;
+                    table.put(&key(k), None, &[(k + round) as u8; 64][..]);
+                }
+                write(&mut table)
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let ms = times[1];
         println!(
             "  {:>9} dirty cells ({:>6.1} MiB)  {ms:>8.2} ms",
             dirty,

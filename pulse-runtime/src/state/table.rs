@@ -76,6 +76,10 @@ pub struct StateTable {
     types: Types,
     sweep_from: Vec<u8>,
     label: String,
+    /// Keys of cells that turned dirty since the last checkpoint.
+    dirty: Vec<Vec<u8>>,
+    /// Whether any cell in memory has an expiry (else the memory sweep is skipped).
+    expiring: bool,
 }
 
 impl Default for StateTable {
@@ -104,6 +108,8 @@ impl StateTable {
             types: BTreeMap::new(),
             sweep_from: vec![],
             label: String::new(),
+            dirty: vec![],
+            expiring: false,
         }
     }
 
@@ -171,13 +177,21 @@ impl StateTable {
     fn insert(&mut self, key: Vec<u8>, value: Option<Vec<u8>>, dirty: bool) {
         self.clock += 1;
         let add = Cell::size(&key, &value);
+        self.expiring |= value.as_deref().is_some_and(|v| expires(v) != NEVER);
         let cell = Cell {
             value,
             dirty,
             touched: self.clock,
         };
-        if let Some(old) = self.cells.insert(key.clone(), cell) {
-            self.mem -= Cell::size(&key, &old.value);
+        match self.cells.insert(key.clone(), cell) {
+            Some(old) => {
+                self.mem -= Cell::size(&key, &old.value);
+                if dirty && !old.dirty {
+                    self.dirty.push(key);
+                }
+            }
+            None if dirty => self.dirty.push(key),
+            None => {}
         }
         self.mem += add;
     }
@@ -214,7 +228,10 @@ impl StateTable {
             )
         });
         if refreshed {
-            self.cells.get_mut(key).expect("looked up").dirty = true;
+            let cell = self.cells.get_mut(key).expect("looked up");
+            if !std::mem::replace(&mut cell.dirty, true) {
+                self.dirty.push(key.to_vec());
+            }
         }
         Some(value)
     }
@@ -241,13 +258,14 @@ impl StateTable {
     pub fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         let mut out = vec![];
         let mut deleted = vec![];
-        for (k, c) in &mut self.cells {
-            if c.dirty {
-                c.dirty = false;
-                out.push((k.clone(), c.value.clone()));
+        for k in std::mem::take(&mut self.dirty) {
+            if let Some(c) = self.cells.get_mut(&k)
+                && std::mem::replace(&mut c.dirty, false)
+            {
                 if c.value.is_none() {
                     deleted.push(k.clone());
                 }
+                out.push((k, c.value.clone()));
             }
         }
         for k in deleted {
@@ -261,12 +279,15 @@ impl StateTable {
     /// Deletes expired cells in memory, and checks the next few thousand cells on disk.
     pub fn sweep_expired(&mut self) {
         let now = self.now;
-        let expired: Vec<Vec<u8>> = self
-            .cells
-            .iter()
-            .filter(|(_, c)| c.value.as_ref().is_some_and(|v| expires(v) <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let expired: Vec<Vec<u8>> = if self.expiring {
+            self.cells
+                .iter()
+                .filter(|(_, c)| c.value.as_ref().is_some_and(|v| expires(v) <= now))
+                .map(|(k, _)| k.clone())
+                .collect()
+        } else {
+            vec![]
+        };
         for k in expired {
             self.remove(&k);
         }
@@ -350,6 +371,7 @@ impl StateTable {
         let (types, cells): (Types, Vec<Pair>) = crate::operator::decode(bytes)?;
         self.types = types;
         self.cells.clear();
+        self.dirty.clear();
         self.mem = 0;
         for (k, v) in cells {
             self.insert(k, Some(v), self.backing.is_some());
