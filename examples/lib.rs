@@ -4,5 +4,6 @@
 //! tests in `tests/` run the very same pipelines.
 
 pub mod clicks;
+pub mod nexmark;
 pub mod sensors;
 pub mod words;

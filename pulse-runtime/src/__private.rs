@@ -13,6 +13,7 @@ pub use crate::event::{
     from_epoch_us,
 };
 pub use crate::graph::{Explain, Graph, Input, Marks, Output, Pipeline, PortInfo, Snapshot};
+pub use crate::io::json::{JsonProbe, JsonScanner, NoJson, ViaJson};
 pub use crate::io::probe::{NoParquet, Probe, ViaParquet};
 pub use crate::io::{Sink, SinkSpec, Source, SourceSpec, open_sink, open_source};
 pub use crate::operator::{Either, Node, Operator};

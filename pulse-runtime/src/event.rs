@@ -71,6 +71,15 @@ pub trait Event: Record {
     const EVENT_TIME_FIELD: &'static str;
     /// When this event happened.
     fn event_time(&self) -> Timestamp;
+    /// Decodes one JSON line on the fast path, or `None` to let serde decode it (and report
+    /// what is wrong). The derive implements it from the struct's fields.
+    #[inline(always)]
+    fn decode_json(_line: &[u8]) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// A Rust type that maps to one Arrow column type.

@@ -67,9 +67,46 @@ impl From<Timestamp> for DateTime<Utc> {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for years 0 to 9999, without chrono's formatting machinery
+/// (civil date from days after Howard Hinnant's algorithm).
+fn rfc3339(ms: i64) -> Option<[u8; 24]> {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, in_day / 3_600_000);
+    put(14, 2, in_day / 60_000 % 60);
+    put(17, 2, in_day / 1_000 % 60);
+    put(20, 3, in_day % 1_000);
+    Some(b)
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_datetime().format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        match rfc3339(self.0) {
+            Some(b) => f.write_str(std::str::from_utf8(&b).expect("ASCII")),
+            None => write!(f, "{}", self.to_datetime().format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+        }
     }
 }
 
@@ -82,7 +119,10 @@ impl fmt::Debug for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.collect_str(self)
+            match rfc3339(self.0) {
+                Some(b) => s.serialize_str(std::str::from_utf8(&b).expect("ASCII")),
+                None => s.collect_str(self),
+            }
         } else {
             s.serialize_i64(self.0)
         }
@@ -130,6 +170,22 @@ pub fn now_millis() -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn formats_like_chrono_across_the_calendar() {
+        let mut ms = -62_135_596_800_000i64; // 0001-01-01
+        while ms < 253_402_300_799_000 {
+            let t = Timestamp::from_millis(ms);
+            let chrono = t.to_datetime().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            assert_eq!(t.to_string(), chrono, "{ms}");
+            ms += 86_399_937 * 17 + 123;
+        }
+        assert_eq!(
+            Timestamp::from_millis(-1).to_string(),
+            "1969-12-31T23:59:59.999Z"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -94,6 +94,7 @@ pub use pulse_runtime::{
     ArrowField, Error, Event, Explain, Graph, Pipeline, PortInfo, Record, Result, Snapshot,
     Timestamp,
 };
+pub use pulse_runtime::{Input, Output};
 pub use pulse_runtime::{arrow_schema, checkpoint, columnar, exec, io, testing};
 
 #[cfg(feature = "macros")]

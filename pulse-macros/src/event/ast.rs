@@ -22,6 +22,10 @@ pub struct Field<'a> {
     pub skip: bool,
     /// The `#[event_time]` attribute and its unit.
     pub event_time: Option<(&'a syn::Attribute, TimeUnit)>,
+    /// The key serde reads the field from in JSON.
+    pub json_key: String,
+    /// The field has serde attributes besides `rename`, so only serde may decode it.
+    pub serde_custom: bool,
 }
 
 pub struct Container<'a> {
@@ -90,6 +94,8 @@ impl<'a> Field<'a> {
             column: ident.to_string().trim_start_matches("r#").to_string(),
             skip: false,
             event_time: None,
+            json_key: ident.to_string().trim_start_matches("r#").to_string(),
+            serde_custom: false,
         };
         let mut serde_rename = None;
         let mut event_rename = None;
@@ -128,7 +134,10 @@ impl<'a> Field<'a> {
                     if meta.path.is_ident(RENAME) && meta.input.peek(syn::Token![=]) {
                         let s: syn::LitStr = meta.value()?.parse()?;
                         serde_rename = Some(s.value());
-                    } else if meta.input.peek(syn::Token![=]) {
+                        return Ok(());
+                    }
+                    field.serde_custom = true;
+                    if meta.input.peek(syn::Token![=]) {
                         let _: syn::Expr = meta.value()?.parse()?;
                     } else if meta.input.peek(syn::token::Paren) {
                         let _ = meta.parse_nested_meta(|inner| {
@@ -141,6 +150,9 @@ impl<'a> Field<'a> {
                     Ok(())
                 });
             }
+        }
+        if let Some(name) = &serde_rename {
+            field.json_key = name.clone();
         }
         if let Some(name) = event_rename.or(serde_rename) {
             field.column = name;

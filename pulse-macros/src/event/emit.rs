@@ -194,12 +194,70 @@ fn emit_event(c: &Container<'_>) -> TokenStream {
             quote_spanned! {f.ty_span()=> ::pulse::__private::from_epoch_us::<#ty>(self.#ident) }
         }
     };
+    let decode = emit_decode_json(c);
     quote! {
         #[automatically_derived]
         impl ::pulse::__private::Event for #name {
             const EVENT_TIME_FIELD: &'static str = #col;
             #[inline(always)]
             fn event_time(&self) -> ::pulse::__private::Timestamp { #body }
+            #decode
+        }
+    }
+}
+
+/// The specialised JSON decoder: one scan over the line, keys matched as bytes, each field read
+/// by its type's fast reader. Without one for every field type, or with serde attributes other
+/// than `rename`, every line goes to serde.
+fn emit_decode_json(c: &Container<'_>) -> TokenStream {
+    let container_serde = c.original.attrs.iter().any(|a| a.path().is_ident("serde"));
+    if container_serde || c.fields.iter().any(|f| f.serde_custom) {
+        return quote!();
+    }
+    let slots: Vec<_> = (0..c.fields.len())
+        .map(|i| quote::format_ident!("__f{}", i))
+        .collect();
+    let probe = |ty: &syn::Type| quote!((&&::pulse::__private::JsonProbe::<#ty>::new()));
+    let fast = c.fields.iter().map(|f| {
+        let p = probe(f.ty);
+        quote!(#p.fast())
+    });
+    let arms = c.fields.iter().zip(&slots).map(|(f, slot)| {
+        let key = syn::LitByteStr::new(f.json_key.as_bytes(), proc_macro2::Span::call_site());
+        let p = probe(f.ty);
+        quote! {
+            #key => {
+                if #slot.is_some() {
+                    return ::std::option::Option::None;
+                }
+                #slot = ::std::option::Option::Some(#p.scan(&mut s)?);
+            }
+        }
+    });
+    let inits = c.fields.iter().zip(&slots).map(|(f, slot)| {
+        let ident = f.ident;
+        let p = probe(f.ty);
+        quote!(#ident: match #slot { ::std::option::Option::Some(v) => v, ::std::option::Option::None => #p.missing()? })
+    });
+    quote! {
+        #[inline]
+        fn decode_json(line: &[u8]) -> ::std::option::Option<Self> {
+            #[allow(unused_imports)]
+            use ::pulse::__private::{NoJson as _, ViaJson as _};
+            if !(true #(&& #fast)*) {
+                return ::std::option::Option::None;
+            }
+            let mut s = ::pulse::__private::JsonScanner::new(line);
+            s.begin()?;
+            #(let mut #slots = ::std::option::Option::None;)*
+            while let ::std::option::Option::Some(key) = s.key()? {
+                match key {
+                    #(#arms)*
+                    _ => s.skip_value()?,
+                }
+            }
+            s.end()?;
+            ::std::option::Option::Some(Self { #(#inits),* })
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Sources and sinks: typed file I/O bound to a pipeline's ports at run time.
 
 mod file_source;
+pub mod json;
 pub mod parquet;
 mod sink;
 mod spec;

@@ -17,6 +17,10 @@ use crate::state::Key;
 use crate::time::{MIN_WATERMARK, Timestamp};
 use crate::window::{Window, WindowAssigner};
 
+/// Per-key accumulators of one window, hashed with aHash (keys are not adversarial input to a
+/// server, and SipHash was the largest cost of the window's hot path).
+type KeyMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 #[derive(Serialize, Deserialize)]
 struct SessionWin<A> {
     start: i64,
@@ -30,7 +34,7 @@ struct State<K: Key, Acc: crate::state::StateValue> {
     wm: i64,
     late: u64,
     /// Aligned windows by end: (start, accumulator per key).
-    aligned: BTreeMap<i64, (i64, HashMap<K, Acc>)>,
+    aligned: BTreeMap<i64, (i64, KeyMap<K, Acc>)>,
     /// Session windows per key.
     sessions: HashMap<K, Vec<SessionWin<Acc>>>,
 }
@@ -91,7 +95,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             accepted = true;
             let (_, keys) = aligned
                 .entry(end)
-                .or_insert_with(|| (start, HashMap::new()));
+                .or_insert_with(|| (start, KeyMap::default()));
             if let Some(acc) = keys.get_mut(&k) {
                 agg.add(acc, &x, ts);
             } else {

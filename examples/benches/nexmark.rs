@@ -1,0 +1,471 @@
+//! Nexmark-style queries: events/s and peak RSS per query, in memory and JSONL end to end, with
+//! a hand-written loop for the canonical query measured in the same run.
+//!
+//! ```text
+//! cargo bench -p pulse-examples --bench nexmark                       # 10 M bids
+//! cargo bench -p pulse-examples --bench nexmark -- --events 1000000
+//! cargo bench -p pulse-examples --bench nexmark -- --events 200000 --runs 1  # smoke run (CI)
+//! cargo bench -p pulse-examples --bench nexmark -- --mode jsonl         # one mode: memory | jsonl
+//! ```
+//!
+//! In-memory mode pushes pre-generated typed bids through the compiled graph in batches of 4096
+//! (framework cost alone). JSONL mode runs the pipeline through the CLI: read and decode the
+//! file, run the graph, write JSON lines. Peak RSS is the process's high-water mark, reset before
+//! each run; in memory mode it includes the pre-generated input (about 32 B per bid).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use pulse::{Graph, Input, Output, Pipeline};
+use pulse_examples::nexmark::{
+    Auction, Bid, DISORDER_MS, Generator, NexmarkEvent, Person, canonical, q0, q1, q2, q5, q7, q8,
+};
+
+const BATCH: usize = 4096;
+
+/// Runs per measurement (`--runs N`); the best counts, as this machine class is noisy.
+static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(3);
+
+/// The best of `RUNS` runs of `f` (which resets the RSS high-water mark after its setup):
+/// seconds, results, and the highest peak RSS seen.
+fn best(mut f: impl FnMut() -> (f64, usize)) -> (f64, usize, f64) {
+    let mut out = (f64::MAX, 0, 0.0f64);
+    for _ in 0..RUNS.load(std::sync::atomic::Ordering::Relaxed).max(1) {
+        let (secs, n) = f();
+        out = (out.0.min(secs), n, out.2.max(peak_rss_mib()));
+    }
+    out
+}
+
+fn reset_peak_rss() {
+    // Linux: writing 5 resets the high-water mark to the current RSS.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+struct Row {
+    query: &'static str,
+    mode: &'static str,
+    events: usize,
+    secs: f64,
+    rss: f64,
+    outputs: usize,
+}
+
+fn print(r: &Row, baseline: Option<&Row>) {
+    let rate = r.events as f64 / r.secs / 1e6;
+    let ratio = baseline.map_or(String::new(), |b| format!("{:.2}×", b.secs / r.secs));
+    println!(
+        "| {:<23} | {:<9} | {:>7.2} M/s | {:>7.0} MiB | {:>9} | {:>6} |",
+        r.query, r.mode, rate, r.rss, r.outputs, ratio
+    );
+}
+
+fn chunks(events: usize) -> Vec<Vec<Bid>> {
+    let mut g = Generator::new(42, DISORDER_MS);
+    let mut left = events;
+    let mut out = vec![];
+    while left > 0 {
+        let n = left.min(BATCH);
+        out.push(g.bids(n));
+        left -= n;
+    }
+    out
+}
+
+/// Pushes `chunks` through `p`'s graph; returns the seconds taken and the results emitted.
+fn in_memory<P>(p: P, chunks: Vec<Vec<Bid>>) -> (f64, usize)
+where
+    P: Pipeline + Input<0, Item = Bid> + Output<0>,
+    <P as Output<0>>::Item: 'static,
+{
+    let mut g = p.build();
+    let mut out: Vec<(<P as Output<0>>::Item, i64)> = Vec::new();
+    let mut results = 0;
+    let start = Instant::now();
+    for mut chunk in chunks {
+        g.push_batch(0, &mut chunk);
+        g.drain_output(0, &mut out);
+        results += out.len();
+        out.clear();
+    }
+    g.input_watermark(0, i64::MAX);
+    g.drain_output(0, &mut out);
+    results += out.len();
+    (start.elapsed().as_secs_f64(), results)
+}
+
+/// The canonical query by hand: the same windows, watermark and lateness rules as Pulse's
+/// `BoundedOutOfOrderness` + `Tumbling` + `(Count, Sum)`, in one loop over a `HashMap` per window.
+struct Hand<S = std::hash::RandomState> {
+    windows: BTreeMap<i64, HashMap<u64, (u64, u64), S>>,
+    max_ts: i64,
+    wm: i64,
+}
+
+impl<S: std::hash::BuildHasher + Default> Hand<S> {
+    fn new() -> Self {
+        Hand {
+            windows: BTreeMap::new(),
+            max_ts: i64::MIN,
+            wm: i64::MIN,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: &Bid, emit: &mut impl FnMut(u64, i64, u64, u64)) {
+        let end = b.date_time - b.date_time.rem_euclid(10_000) + 10_000;
+        if end - 1 > self.wm {
+            let e = self
+                .windows
+                .entry(end)
+                .or_default()
+                .entry(b.auction)
+                .or_default();
+            e.0 += 1;
+            e.1 += b.price;
+        }
+        if b.date_time > self.max_ts {
+            self.max_ts = b.date_time;
+            let wm = self.max_ts - DISORDER_MS - 1;
+            if wm > self.wm {
+                self.wm = wm;
+                self.fire(emit);
+            }
+        }
+    }
+
+    fn fire(&mut self, emit: &mut impl FnMut(u64, i64, u64, u64)) {
+        while let Some(entry) = self.windows.first_entry() {
+            if *entry.key() - 1 > self.wm {
+                break;
+            }
+            let end = *entry.key();
+            let mut keys: Vec<_> = entry.remove().into_iter().collect();
+            keys.sort_unstable_by_key(|(k, _)| *k);
+            for (k, (c, s)) in keys {
+                emit(k, end, c, s);
+            }
+        }
+    }
+
+    fn finish(&mut self, emit: &mut impl FnMut(u64, i64, u64, u64)) {
+        self.wm = i64::MAX;
+        self.fire(emit);
+    }
+}
+
+fn hand_in_memory<S: std::hash::BuildHasher + Default>(chunks: Vec<Vec<Bid>>) -> (f64, usize) {
+    let mut h = Hand::<S>::new();
+    let mut out = Vec::new();
+    let mut n = 0;
+    let start = Instant::now();
+    for chunk in chunks {
+        for b in &chunk {
+            h.push(b, &mut |k, end, c, s| out.push((k, end, c, s)));
+        }
+        n += out.len();
+        out.clear();
+    }
+    h.finish(&mut |k, end, c, s| out.push((k, end, c, s)));
+    n += out.len();
+    (start.elapsed().as_secs_f64(), n)
+}
+
+fn hand_jsonl(input: &Path, output: &Path) -> (f64, usize) {
+    let start = Instant::now();
+    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(input).unwrap());
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(output).unwrap());
+    let mut h = Hand::<std::hash::RandomState>::new();
+    let mut n = 0;
+    let mut line = String::new();
+    let mut emit = |k: u64, end: i64, c: u64, s: u64| {
+        n += 1;
+        writeln!(
+            w,
+            "{{\"key\":{k},\"start\":{},\"end\":{end},\"value\":[{c},{s}]}}",
+            end - 10_000
+        )
+        .unwrap();
+    };
+    while r.read_line(&mut line).unwrap() > 0 {
+        let b: Bid = serde_json::from_str(&line).unwrap();
+        h.push(&b, &mut emit);
+        line.clear();
+    }
+    h.finish(&mut emit);
+    w.flush().unwrap();
+    (start.elapsed().as_secs_f64(), n)
+}
+
+/// Runs `p` through the CLI over JSON lines; returns seconds and results written.
+fn jsonl<P: Pipeline>(p: P, inputs: &[(&str, &Path)], output: &Path) -> (f64, usize) {
+    let mut args = vec![P::NAME.to_string(), "-q".into(), "--no-checkpoints".into()];
+    for (name, path) in inputs {
+        args.push("-i".into());
+        args.push(format!("{name}={}", path.display()));
+    }
+    args.push("-o".into());
+    args.push(output.display().to_string());
+    let start = Instant::now();
+    let summary = pulse::App::new(p).run_from(args).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    (secs, summary.outputs[0].1 as usize)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let events: usize = args
+        .iter()
+        .position(|a| a == "--events")
+        .and_then(|i| args.get(i + 1))
+        .map_or(10_000_000, |v| v.parse().expect("--events N"));
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+    {
+        RUNS.store(
+            n.parse().expect("--runs N"),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+    let mode = args
+        .iter()
+        .position(|a| a == "--mode")
+        .and_then(|i| args.get(i + 1))
+        .map_or("all", |s| s.as_str());
+    println!(
+        "nexmark: {events} bids (plus persons and auctions for q8), disorder ≤ {DISORDER_MS} ms, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "| query              | mode      |   events/s  |  peak RSS   |   results | vs hand |"
+    );
+    println!("|---|---|---|---|---|---|");
+
+    if mode != "jsonl" {
+        memory_mode(events);
+    }
+    if mode != "memory" {
+        jsonl_mode(events);
+    }
+}
+
+fn memory_mode(events: usize) {
+    macro_rules! mem {
+        ($name:literal, $q:expr) => {{
+            let (secs, outputs, rss) = best(|| {
+                let c = chunks(events);
+                reset_peak_rss();
+                in_memory($q, c)
+            });
+            Row {
+                query: $name,
+                mode: "in-memory",
+                events,
+                secs,
+                rss,
+                outputs,
+            }
+        }};
+    }
+    let (secs, outputs, rss) = best(|| {
+        let c = chunks(events);
+        reset_peak_rss();
+        hand_in_memory::<std::hash::RandomState>(c)
+    });
+    let (a_secs, a_outputs, a_rss) = best(|| {
+        let c = chunks(events);
+        reset_peak_rss();
+        hand_in_memory::<ahash::RandomState>(c)
+    });
+    let hand_ahash = Row {
+        query: "canonical (hand, aHash)",
+        mode: "in-memory",
+        events,
+        secs: a_secs,
+        rss: a_rss,
+        outputs: a_outputs,
+    };
+    let hand = Row {
+        query: "canonical (hand)",
+        mode: "in-memory",
+        events,
+        secs,
+        rss,
+        outputs,
+    };
+    let pulse_canonical = mem!("canonical", canonical);
+    print(&hand, None);
+    print(&hand_ahash, Some(&hand));
+    print(&pulse_canonical, Some(&hand));
+    assert_eq!(
+        pulse_canonical.outputs, hand.outputs,
+        "both produce the same windows"
+    );
+    for row in [
+        mem!("q0", q0),
+        mem!("q1", q1),
+        mem!("q2", q2),
+        mem!("q5", q5),
+        mem!("q7", q7),
+    ] {
+        print(&row, None);
+    }
+    {
+        // q8: persons and auctions of the same generator, pushed as they come.
+        let mut g = Generator::new(42, DISORDER_MS);
+        let (mut persons, mut auctions) = (vec![], vec![]);
+        let mut total = 0;
+        while total < events {
+            match g.next_event() {
+                NexmarkEvent::Person(p) => persons.push(p),
+                NexmarkEvent::Auction(a) => auctions.push(a),
+                NexmarkEvent::Bid(_) => {}
+            }
+            total += 1;
+        }
+        let n = persons.len() + auctions.len();
+        reset_peak_rss();
+        let mut graph = q8.build();
+        let mut out: Vec<((u64, String, u64), i64)> = Vec::new();
+        let start = Instant::now();
+        let mut pi = persons.chunks(BATCH).map(<[Person]>::to_vec);
+        let mut ai = auctions.chunks(BATCH).map(<[Auction]>::to_vec);
+        loop {
+            let (p, a) = (pi.next(), ai.next());
+            if p.is_none() && a.is_none() {
+                break;
+            }
+            if let Some(mut p) = p {
+                graph.push_batch(0, &mut p);
+            }
+            if let Some(mut a) = a {
+                graph.push_batch(1, &mut a);
+            }
+        }
+        graph.input_watermark(0, i64::MAX);
+        graph.input_watermark(1, i64::MAX);
+        graph.drain_output(0, &mut out);
+        let secs = start.elapsed().as_secs_f64();
+        let row = Row {
+            query: "q8 (join)",
+            mode: "in-memory",
+            events: n,
+            secs,
+            rss: peak_rss_mib(),
+            outputs: out.len(),
+        };
+        print(&row, None);
+        assert!(
+            !out.is_empty(),
+            "q8 finds sellers who joined in the same window"
+        );
+    }
+}
+
+fn jsonl_mode(events: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = dir.path().join("bids.jsonl");
+    let bytes = Generator::new(42, DISORDER_MS)
+        .write_bids(events, &bids)
+        .unwrap();
+    let (persons, auctions) = (
+        dir.path().join("persons.jsonl"),
+        dir.path().join("auctions.jsonl"),
+    );
+    {
+        let mut g = Generator::new(42, DISORDER_MS);
+        let mut pw = BufWriter::new(std::fs::File::create(&persons).unwrap());
+        let mut aw = BufWriter::new(std::fs::File::create(&auctions).unwrap());
+        for _ in 0..events {
+            match g.next_event() {
+                NexmarkEvent::Person(p) => {
+                    serde_json::to_writer(&mut pw, &p).unwrap();
+                    pw.write_all(b"\n").unwrap();
+                }
+                NexmarkEvent::Auction(a) => {
+                    serde_json::to_writer(&mut aw, &a).unwrap();
+                    aw.write_all(b"\n").unwrap();
+                }
+                NexmarkEvent::Bid(_) => {}
+            }
+        }
+    }
+    println!(
+        "| JSONL input: {:.0} MB of bids ({:.1} B/line) | | | | | |",
+        bytes as f64 / 1e6,
+        bytes as f64 / events as f64
+    );
+    let out = dir.path().join("out.jsonl");
+    let (secs, outputs, rss) = best(|| {
+        reset_peak_rss();
+        hand_jsonl(&bids, &out)
+    });
+    let hand = Row {
+        query: "canonical (hand)",
+        mode: "JSONL",
+        events,
+        secs,
+        rss,
+        outputs,
+    };
+    macro_rules! file {
+        ($name:literal, $q:expr) => {{
+            let (secs, outputs, rss) = best(|| {
+                reset_peak_rss();
+                jsonl($q, &[("bids", &bids)], &out)
+            });
+            Row {
+                query: $name,
+                mode: "JSONL",
+                events,
+                secs,
+                rss,
+                outputs,
+            }
+        }};
+    }
+    let pulse_canonical = file!("canonical", canonical);
+    print(&hand, None);
+    print(&pulse_canonical, Some(&hand));
+    assert_eq!(
+        pulse_canonical.outputs, hand.outputs,
+        "both write the same windows"
+    );
+    for row in [
+        file!("q0", q0),
+        file!("q1", q1),
+        file!("q2", q2),
+        file!("q5", q5),
+        file!("q7", q7),
+    ] {
+        print(&row, None);
+    }
+    reset_peak_rss();
+    let n = std::fs::read_to_string(&persons).unwrap().lines().count()
+        + std::fs::read_to_string(&auctions).unwrap().lines().count();
+    let (secs, outputs) = jsonl(q8, &[("persons", &persons), ("auctions", &auctions)], &out);
+    print(
+        &Row {
+            query: "q8 (join)",
+            mode: "JSONL",
+            events: n,
+            secs,
+            rss: peak_rss_mib(),
+            outputs,
+        },
+        None,
+    );
+}
