@@ -250,7 +250,7 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "| query              | mode      |   events/s  |  peak RSS   |   results | vs hand |"
+        "| query                   | mode      |   events/s  |  peak RSS   |   results | vs hand |"
     );
     println!("|---|---|---|---|---|---|");
 

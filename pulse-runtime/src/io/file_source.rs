@@ -174,11 +174,13 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                 } => {
                     // Fast path: a whole line in the reader's buffer decodes in place.
                     let buf = reader.fill_buf().map_err(|e| Error::io(&*path, e))?;
+                    let mut tried = false;
                     if let Some(end) = buf.iter().position(|&c| c == b'\n') {
                         let mut raw = &buf[..end];
                         if let [rest @ .., b'\r'] = raw {
                             raw = rest;
                         }
+                        tried = true;
                         if let Some(x) = T::decode_json(raw) {
                             reader.consume(end + 1);
                             *line += 1;
@@ -204,8 +206,9 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                     while let [rest @ .., b'\n' | b'\r'] = raw {
                         raw = rest;
                     }
-                    // The derive's decoder; serde for what it leaves (and for errors).
-                    if let Some(x) = T::decode_json(raw) {
+                    // The derive's decoder (unless it already gave up on this line); serde for
+                    // what it leaves, and for errors.
+                    if !tried && let Some(x) = T::decode_json(raw) {
                         batch.push(x);
                         self.stats.records += 1;
                         continue;

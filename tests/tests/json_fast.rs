@@ -1,0 +1,96 @@
+//! The derive's JSON decoder against serde: on every line it accepts, it gives serde's value;
+//! on plain lines it does accept them; and what it gives up on still decodes through serde.
+
+use proptest::prelude::*;
+use pulse::Event as _;
+use pulse::prelude::*;
+
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Wide {
+    id: u64,
+    delta: i32,
+    small: u8,
+    ratio: f64,
+    note: Option<String>,
+    name: String,
+    ok: bool,
+    #[serde(rename = "ts")]
+    #[event_time(epoch_ms)]
+    at: i64,
+}
+
+/// With a serde attribute other than `rename`, the derive leaves every line to serde.
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Defaulted {
+    #[serde(default)]
+    n: u64,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+fn wide() -> impl Strategy<Value = Wide> {
+    (
+        any::<u64>(),
+        any::<i32>(),
+        any::<u8>(),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()),
+        proptest::option::of("[a-z \"\\\\é]{0,8}"),
+        "[a-zA-Z0-9 é\"\\\\]{0,12}",
+        any::<bool>(),
+        any::<i64>(),
+    )
+        .prop_map(|(id, delta, small, ratio, note, name, ok, at)| Wide {
+            id,
+            delta,
+            small,
+            ratio,
+            note,
+            name,
+            ok,
+            at,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn the_fast_path_agrees_with_serde(w in wide(), extra in "[a-z]{1,6}", spaced in any::<bool>()) {
+        let mut line = serde_json::to_string(&w).unwrap();
+        // An unknown key with a nested value, which both must skip.
+        line.insert_str(1, &format!("\"{extra}x\":{{\"a\":[1,\"}}\",null]}},"));
+        if spaced {
+            line = line.replace(':', " : ").replace(',', " , ");
+        }
+        // (serde_json's float parsing is not exact round-trip, so `serde` is the reference, not `w`.)
+        let serde: Wide = serde_json::from_str(&line).unwrap();
+        prop_assert_eq!(&serde.name, &w.name);
+        let escapes = line.contains('\\');
+        match Wide::decode_json(line.as_bytes()) {
+            Some(fast) => prop_assert_eq!(fast, serde),
+            None => prop_assert!(escapes, "a line without escapes stays on the fast path: {}", line),
+        }
+    }
+}
+
+#[test]
+fn malformed_lines_are_left_to_serde() {
+    for line in [
+        r#"{"id":1,"delta":1,"small":256,"ratio":1,"name":"a","ok":true,"ts":1}"#,
+        r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":true}"#,
+        r#"{"id":1,"id":2,"delta":1,"small":1,"ratio":1,"name":"a","ok":true,"ts":1}"#,
+        r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":"yes","ts":1}"#,
+        r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":true,"ts":1"#,
+    ] {
+        assert_eq!(Wide::decode_json(line.as_bytes()), None, "{line}");
+        assert!(
+            serde_json::from_str::<Wide>(line).is_err(),
+            "serde rejects it too: {line}"
+        );
+    }
+    assert_eq!(
+        Defaulted::decode_json(br#"{"n":1,"t":2}"#),
+        None,
+        "serde attributes leave decoding to serde"
+    );
+}
