@@ -175,7 +175,7 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                     // Fast path: a whole line in the reader's buffer decodes in place.
                     let buf = reader.fill_buf().map_err(|e| Error::io(&*path, e))?;
                     let mut tried = false;
-                    if let Some(end) = buf.iter().position(|&c| c == b'\n') {
+                    if let Some(end) = memchr::memchr(b'\n', buf) {
                         let mut raw = &buf[..end];
                         if let [rest @ .., b'\r'] = raw {
                             raw = rest;

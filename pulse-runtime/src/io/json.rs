@@ -91,9 +91,7 @@ impl<'a> JsonScanner<'a> {
     fn raw_str(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.i;
-        let len = self.b[start..]
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\')?;
+        let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
         if self.b[start + len] == b'\\' {
             return None;
         }
