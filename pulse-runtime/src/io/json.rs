@@ -140,9 +140,9 @@ impl<'a> JsonScanner<'a> {
         }
     }
 
-    /// A number as `f64`, parsed by serde_json so both paths round alike.
+    /// A number as a float type, parsed by serde_json so both paths round alike.
     #[inline]
-    pub fn f64(&mut self) -> Option<f64> {
+    pub fn float<F: serde::de::DeserializeOwned>(&mut self) -> Option<F> {
         let start = self.i;
         while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
             self.i += 1;
@@ -266,18 +266,14 @@ signed!(i8, i16, i32, i64, isize);
 impl JsonField for f64 {
     #[inline(always)]
     fn scan(s: &mut JsonScanner<'_>) -> Option<Self> {
-        s.f64()
+        s.float()
     }
 }
 
 impl JsonField for f32 {
     #[inline(always)]
     fn scan(s: &mut JsonScanner<'_>) -> Option<Self> {
-        let start = s.i;
-        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = s.peek() {
-            s.i += 1;
-        }
-        serde_json::from_slice(&s.b[start..s.i]).ok()
+        s.float()
     }
 }
 
