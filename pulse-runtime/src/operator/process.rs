@@ -311,23 +311,36 @@ where
         }
     }
 
-    /// Runs `f` for one element and emits what it emitted, at the element's time.
+    /// Runs `body` (given `f` and `on_timer`) in a context for `key` at `ts`, then writes back
+    /// the key's value and emits what was emitted, at `ts`.
     #[inline(always)]
-    pub fn push(&mut self, (k, x): (K, T), ts: i64, out: &mut impl FnMut(O, i64)) {
+    fn run(
+        &mut self,
+        key: &K,
+        ts: i64,
+        out: &mut impl FnMut(O, i64),
+        body: impl FnOnce(&mut F, &mut G, &mut Context<'_, K, S, O>),
+    ) {
         let mut ctx = Context::new(
-            &k,
+            key,
             ts,
             self.wm,
             &mut self.table,
             &mut self.timers,
             &mut self.buf,
         );
-        (self.f)(&mut ctx, x);
+        body(&mut self.f, &mut self.on_timer, &mut ctx);
         ctx.settle();
-        self.last_ts = self.last_ts.max(ts);
         for o in self.buf.drain(..) {
             out(o, ts)
         }
+    }
+
+    /// Runs `f` for one element and emits what it emitted, at the element's time.
+    #[inline(always)]
+    pub fn push(&mut self, (k, x): (K, T), ts: i64, out: &mut impl FnMut(O, i64)) {
+        self.run(&k, ts, out, |f, _, ctx| f(ctx, x));
+        self.last_ts = self.last_ts.max(ts);
     }
 
     fn fire(&mut self, domain: TimeDomain, until: i64, out: &mut impl FnMut(O, i64)) {
@@ -336,23 +349,11 @@ where
                 TimeDomain::EventTime => at,
                 TimeDomain::ProcessingTime => self.wm.saturating_add(1).max(self.last_ts),
             };
-            let mut ctx = Context::new(
-                &k,
-                ts,
-                self.wm,
-                &mut self.table,
-                &mut self.timers,
-                &mut self.buf,
-            );
             let timer = Timer {
                 time: Timestamp::from_millis(at),
                 domain,
             };
-            (self.on_timer)(&mut ctx, timer);
-            ctx.settle();
-            for o in self.buf.drain(..) {
-                out(o, ts)
-            }
+            self.run(&k, ts, out, |_, on_timer, ctx| on_timer(ctx, timer));
         }
     }
 
