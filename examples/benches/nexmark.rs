@@ -6,7 +6,12 @@
 //! cargo bench -p pulse-examples --bench nexmark -- --events 1000000
 //! cargo bench -p pulse-examples --bench nexmark -- --events 200000 --runs 1  # smoke run (CI)
 //! cargo bench -p pulse-examples --bench nexmark -- --mode jsonl         # one mode: memory | jsonl
+//! cargo bench -p pulse-examples --bench nexmark -- --workers 4          # parallel rows [default: 2]
 //! ```
+//!
+//! The canonical query also runs on `--workers` threads (`--workers 1` skips those rows), with
+//! its ratio to one worker: in memory the batches are dealt out to the workers in turn, over
+//! JSON lines each worker reads its own stripes of the file.
 //!
 //! In-memory mode pushes pre-generated typed bids through the compiled graph in batches of 4096
 //! (framework cost alone). JSONL mode runs the pipeline through the CLI: read and decode the
@@ -18,12 +23,21 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use pulse::exec::{RunOptions, run_parallel};
+use pulse::io::{MemorySource, Sink, Source};
 use pulse::{Graph, Input, Output, Pipeline};
 use pulse_examples::nexmark::{
     Auction, Bid, DISORDER_MS, Generator, NexmarkEvent, Person, canonical, q0, q1, q2, q5, q7, q8,
 };
 
 const BATCH: usize = 4096;
+
+/// Worker threads of the parallel rows (`--workers N`).
+static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(2);
+
+fn workers() -> usize {
+    WORKERS.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Runs per measurement (`--runs N`); the best counts, as this machine class is noisy.
 static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(3);
@@ -79,6 +93,15 @@ struct Row {
     outputs: usize,
 }
 
+/// The label of the parallel canonical rows.
+fn parallel_label() -> &'static str {
+    match workers() {
+        2 => "canonical, 2 workers",
+        4 => "canonical, 4 workers",
+        _ => "canonical, N workers",
+    }
+}
+
 fn print(r: &Row, baseline: Option<&Row>) {
     let rate = r.events as f64 / r.secs / 1e6;
     let ratio = baseline.map_or(String::new(), |b| format!("{:.2}×", b.secs / r.secs));
@@ -120,6 +143,63 @@ where
     g.drain_output(0, &mut out);
     results += out.len();
     (start.elapsed().as_secs_f64(), results)
+}
+
+/// Counts results and drops them.
+struct CountSink<T> {
+    n: u64,
+    _t: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: 'static> Sink for CountSink<T> {
+    fn name(&self) -> &str {
+        "count"
+    }
+    fn new_batch(&self) -> Box<dyn std::any::Any> {
+        Box::new(Vec::<(T, i64)>::new())
+    }
+    fn write_batch(&mut self, batch: &mut dyn std::any::Any) -> pulse::Result<()> {
+        let b = batch.downcast_mut::<Vec<(T, i64)>>().expect("results");
+        self.n += b.len() as u64;
+        b.clear();
+        Ok(())
+    }
+    fn finish(&mut self) -> pulse::Result<()> {
+        Ok(())
+    }
+    fn written(&self) -> u64 {
+        self.n
+    }
+}
+
+/// Runs `p` on `workers` threads, dealing `chunks` out to them in turn; returns the seconds
+/// taken and the results emitted.
+fn in_memory_parallel<P>(p: P, chunks: Vec<Vec<Bid>>, workers: usize) -> (f64, usize)
+where
+    P: Pipeline + Input<0, Item = Bid> + Output<0>,
+    <P as Output<0>>::Item: 'static,
+{
+    let mut shares: Vec<Option<Vec<Vec<Bid>>>> = (0..workers).map(|_| Some(vec![])).collect();
+    for (i, c) in chunks.into_iter().enumerate() {
+        shares[i % workers].as_mut().expect("not taken yet").push(c);
+    }
+    let shares = std::sync::Mutex::new(shares);
+    let open = |w: usize| -> pulse::Result<Vec<Box<dyn Source>>> {
+        let share = shares.lock().unwrap()[w].take().expect("opened once");
+        Ok(vec![Box::new(MemorySource::new("bids", share))])
+    };
+    let sink = CountSink::<<P as Output<0>>::Item> {
+        n: 0,
+        _t: std::marker::PhantomData,
+    };
+    let opts = RunOptions {
+        batch_size: BATCH,
+        progress: false,
+        workers,
+    };
+    let start = Instant::now();
+    let summary = run_parallel(&p, workers, &open, vec![Box::new(sink)], &opts).unwrap();
+    (start.elapsed().as_secs_f64(), summary.outputs[0].1 as usize)
 }
 
 /// The canonical query by hand: the same windows, watermark and lateness rules as Pulse's
@@ -226,8 +306,14 @@ fn hand_jsonl(input: &Path, output: &Path) -> (f64, usize) {
 }
 
 /// Runs `p` through the CLI over JSON lines; returns seconds and results written.
-fn jsonl<P: Pipeline>(p: P, inputs: &[(&str, &Path)], output: &Path) -> (f64, usize) {
+fn jsonl<P: Pipeline>(
+    p: P,
+    inputs: &[(&str, &Path)],
+    output: &Path,
+    workers: usize,
+) -> (f64, usize) {
     let mut args = vec![P::NAME.to_string(), "-q".into(), "--no-checkpoints".into()];
+    args.push(format!("--workers={workers}"));
     for (name, path) in inputs {
         args.push("-i".into());
         args.push(format!("{name}={}", path.display()));
@@ -254,6 +340,16 @@ fn main() {
     {
         RUNS.store(
             n.parse().expect("--runs N"),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--workers")
+        .and_then(|i| args.get(i + 1))
+    {
+        WORKERS.store(
+            n.parse().expect("--workers N"),
             std::sync::atomic::Ordering::Relaxed,
         );
     }
@@ -333,6 +429,23 @@ fn memory_mode(events: usize) {
         pulse_canonical.outputs, hand.outputs,
         "both produce the same windows"
     );
+    if workers() > 1 {
+        let (secs, outputs, rss) = best(|| {
+            let c = chunks(events);
+            reset_peak_rss();
+            in_memory_parallel(canonical, c, workers())
+        });
+        let row = Row {
+            query: parallel_label(),
+            mode: "in-memory",
+            events,
+            secs,
+            rss,
+            outputs,
+        };
+        print(&row, Some(&pulse_canonical));
+        assert_eq!(row.outputs, hand.outputs, "as many windows as one worker");
+    }
     for row in [
         mem!("q0", q0),
         mem!("q1", q1),
@@ -432,7 +545,7 @@ fn jsonl_mode(events: usize) {
         ($name:literal, $q:expr) => {{
             let (secs, outputs, rss) = best(|| {
                 reset_peak_rss();
-                jsonl($q, &[("bids", &bids)], &out)
+                jsonl($q, &[("bids", &bids)], &out, 1)
             });
             Row {
                 query: $name,
@@ -444,7 +557,8 @@ fn jsonl_mode(events: usize) {
             }
         }};
     }
-    let [hand, pulse_canonical] = alternating(|| {
+    let w = workers().max(1);
+    let [hand, pulse_canonical, parallel] = alternating(|| {
         let (secs, outputs, rss) = best(|| {
             reset_peak_rss();
             hand_jsonl(&bids, &out)
@@ -457,10 +571,30 @@ fn jsonl_mode(events: usize) {
             rss,
             outputs,
         };
-        [hand, file!("canonical", canonical)]
+        let (secs, outputs, rss) = if w > 1 {
+            best(|| {
+                reset_peak_rss();
+                jsonl(canonical, &[("bids", &bids)], &out, w)
+            })
+        } else {
+            (f64::NAN, 0, 0.0)
+        };
+        let parallel = Row {
+            query: parallel_label(),
+            mode: "JSONL",
+            events,
+            secs,
+            rss,
+            outputs,
+        };
+        [hand, file!("canonical", canonical), parallel]
     });
     print(&hand, None);
     print(&pulse_canonical, Some(&hand));
+    if w > 1 {
+        print(&parallel, Some(&pulse_canonical));
+        assert_eq!(parallel.outputs, hand.outputs, "as many windows as one worker");
+    }
     assert_eq!(
         pulse_canonical.outputs, hand.outputs,
         "both write the same windows"
@@ -477,7 +611,12 @@ fn jsonl_mode(events: usize) {
     reset_peak_rss();
     let n = std::fs::read_to_string(&persons).unwrap().lines().count()
         + std::fs::read_to_string(&auctions).unwrap().lines().count();
-    let (secs, outputs) = jsonl(q8, &[("persons", &persons), ("auctions", &auctions)], &out);
+    let (secs, outputs) = jsonl(
+        q8,
+        &[("persons", &persons), ("auctions", &auctions)],
+        &out,
+        1,
+    );
     print(
         &Row {
             query: "q8 (join)",

@@ -12,11 +12,13 @@ pub use crate::event::{
     ArrowField, EpochInt, Event, EventTimeType, FieldInfo, Record, from_epoch_ms, from_epoch_s,
     from_epoch_us,
 };
-pub use crate::graph::{Explain, Graph, Input, Marks, Output, Pipeline, PortInfo, Snapshot};
+pub use crate::graph::{
+    Explain, Graph, Input, Marks, Output, OutputBatch, Pipeline, PortInfo, Snapshot,
+};
 pub use crate::io::json::{JsonProbe, JsonScanner, NoJson, ViaJson};
 pub use crate::io::probe::{NoParquet, Probe, ViaParquet};
 pub use crate::io::{Sink, SinkSpec, Source, SourceSpec, open_sink, open_source};
-pub use crate::operator::{Either, Node, Operator};
+pub use crate::operator::{Either, Exchange, Node, Operator};
 pub use crate::time::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
 pub use {arrow_array, arrow_buffer, arrow_schema};
 
@@ -198,6 +200,82 @@ pub mod ops {
         op
     }
 
+    /// The batch type of exchange `U`'s elements, from another worker.
+    #[inline(always)]
+    pub fn exchange_batch<'b, U: Node>(_: &U, b: &'b mut dyn std::any::Any) -> &'b mut Vec<(U::Out, i64)>
+    where
+        U::Out: 'static,
+    {
+        b.downcast_mut::<Vec<(U::Out, i64)>>()
+            .expect("an exchange batch of the `key_by`'s element type")
+    }
+
+    /// Chooses, for a concrete `key_by`, between its exchange (elements are `Send`) and
+    /// `None` (autoref specialisation: the impl on `&ExchangeProbe` wins when it applies).
+    pub struct ExchangeProbe<'a, X>(std::cell::Cell<Option<&'a mut X>>);
+    impl<'a, X> ExchangeProbe<'a, X> {
+        pub fn new(x: &'a mut X) -> Self {
+            ExchangeProbe(std::cell::Cell::new(Some(x)))
+        }
+    }
+    pub trait ViaExchange<'a> {
+        fn exchange(&self) -> Option<&'a mut dyn Exchange>;
+    }
+    impl<'a, X: Exchange> ViaExchange<'a> for &ExchangeProbe<'a, X> {
+        fn exchange(&self) -> Option<&'a mut dyn Exchange> {
+            self.0.take().map(|x| x as &mut dyn Exchange)
+        }
+    }
+    pub trait NoExchange<'a> {
+        fn exchange(&self) -> Option<&'a mut dyn Exchange>;
+    }
+    impl<'a, X> NoExchange<'a> for ExchangeProbe<'a, X> {
+        fn exchange(&self) -> Option<&'a mut dyn Exchange> {
+            None
+        }
+    }
+
+    /// An output batch that can move between threads, if `T` is `Send`.
+    pub struct SendProbe<T>(std::marker::PhantomData<fn() -> T>);
+    impl<T> SendProbe<T> {
+        pub fn new() -> Self {
+            SendProbe(std::marker::PhantomData)
+        }
+    }
+    impl<T> Default for SendProbe<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    pub trait ViaSend {
+        fn output_batch(&self) -> Option<Box<dyn OutputBatch>>;
+    }
+    impl<T: Send + 'static> ViaSend for &SendProbe<T> {
+        fn output_batch(&self) -> Option<Box<dyn OutputBatch>> {
+            Some(Box::new(Vec::<(T, i64)>::new()))
+        }
+    }
+    pub trait NoSend {
+        fn output_batch(&self) -> Option<Box<dyn OutputBatch>>;
+    }
+    impl<T> NoSend for SendProbe<T> {
+        fn output_batch(&self) -> Option<Box<dyn OutputBatch>> {
+            None
+        }
+    }
+
+    #[inline(always)]
+    pub fn exchanger<St, F: Fn(&mut St, &mut dyn FnMut(usize, Option<&mut dyn Exchange>))>(
+        _: &St,
+        f: F,
+    ) -> F {
+        f
+    }
+    #[inline(always)]
+    pub fn injector<St, F: Fn(&mut St, usize, &mut dyn std::any::Any)>(_: &St, f: F) -> F {
+        f
+    }
+
     /// Witnesses that keep each entry point a non-capturing closure over the state tuple.
     #[inline(always)]
     pub fn step<St, F: Fn(&mut St)>(_: &St, f: F) -> F {
@@ -239,7 +317,7 @@ pub mod ops {
 
 /// The graph `#[pipeline]` emits: the operator tuple and one non-capturing closure per entry
 /// point, each typed by a witness so it can destructure the tuple.
-pub struct CompiledGraph<St, Pu, Wm, Id, Dr, Ck, Vi, Vm> {
+pub struct CompiledGraph<St, Pu, Wm, Id, Dr, Ck, Vi, Vm, Ex, In, Pr> {
     pub st: St,
     pub push: Pu,
     pub watermark: Wm,
@@ -248,9 +326,13 @@ pub struct CompiledGraph<St, Pu, Wm, Id, Dr, Ck, Vi, Vm> {
     pub clock: Ck,
     pub visit: Vi,
     pub visit_mut: Vm,
+    pub exchanges: Ex,
+    pub inject: In,
+    pub propagate: Pr,
 }
 
-impl<St, Pu, Wm, Id, Dr, Ck, Vi, Vm> Graph for CompiledGraph<St, Pu, Wm, Id, Dr, Ck, Vi, Vm>
+impl<St, Pu, Wm, Id, Dr, Ck, Vi, Vm, Ex, In, Pr> Graph
+    for CompiledGraph<St, Pu, Wm, Id, Dr, Ck, Vi, Vm, Ex, In, Pr>
 where
     Pu: Fn(&mut St, usize, &mut dyn std::any::Any),
     Wm: Fn(&mut St, usize, i64),
@@ -259,6 +341,9 @@ where
     Ck: Fn(&mut St, i64),
     Vi: Fn(&St, &mut dyn FnMut(&'static str, &dyn Operator)),
     Vm: Fn(&mut St, &mut dyn FnMut(&'static str, &mut dyn Operator)),
+    Ex: Fn(&mut St, &mut dyn FnMut(usize, Option<&mut dyn Exchange>)),
+    In: Fn(&mut St, usize, &mut dyn std::any::Any),
+    Pr: Fn(&mut St),
 {
     fn push_batch(&mut self, port: usize, batch: &mut dyn std::any::Any) {
         (self.push)(&mut self.st, port, batch)
@@ -280,5 +365,14 @@ where
     }
     fn for_each_operator_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut dyn Operator)) {
         (self.visit_mut)(&mut self.st, f)
+    }
+    fn for_each_exchange(&mut self, f: &mut dyn FnMut(usize, Option<&mut dyn Exchange>)) {
+        (self.exchanges)(&mut self.st, f)
+    }
+    fn push_exchange(&mut self, ex: usize, batch: &mut dyn std::any::Any) {
+        (self.inject)(&mut self.st, ex, batch)
+    }
+    fn propagate_watermarks(&mut self) {
+        (self.propagate)(&mut self.st)
     }
 }

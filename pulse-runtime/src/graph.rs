@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::checkpoint::CheckpointStore;
 use crate::error::Result;
 use crate::io::{Sink, SinkSpec, Source, SourceSpec};
-use crate::operator::Operator;
+use crate::operator::{Exchange, Operator};
 use crate::time::MIN_WATERMARK;
 
 /// A named, typed input or output of a pipeline.
@@ -55,6 +55,14 @@ pub trait Graph {
     fn for_each_operator(&self, f: &mut dyn FnMut(&'static str, &dyn Operator));
     /// Calls `f` with every stateful operator and its stable id, mutably.
     fn for_each_operator_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut dyn Operator));
+    /// Calls `f` with every `key_by` in order, as an exchange; `None` for one whose elements
+    /// cannot move between threads (they are not `Send`).
+    fn for_each_exchange(&mut self, f: &mut dyn FnMut(usize, Option<&mut dyn Exchange>));
+    /// Pushes elements another worker routed here (a `Vec<((K, T), i64)>` of exchange `ex`'s
+    /// type) through the operators after that `key_by`.
+    fn push_exchange(&mut self, ex: usize, batch: &mut dyn Any);
+    /// Moves watermarks through the graph, after an exchange learned of another worker's.
+    fn propagate_watermarks(&mut self);
 
     /// Saves every operator's state under its stable id.
     fn snapshot(&self) -> Result<Snapshot> {
@@ -150,8 +158,29 @@ fn named(id: &str, e: crate::Error) -> crate::Error {
     }
 }
 
+/// A batch of results on its way from a worker to the sinks: a `Vec<(T, i64)>`.
+pub trait OutputBatch: Send {
+    /// Results in the batch.
+    fn len(&self) -> usize;
+    /// Whether the batch is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The `Vec<(T, i64)>` itself, for [`Graph::drain_output`] and [`Sink::write_batch`].
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Send + 'static> OutputBatch for Vec<(T, i64)> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// A pipeline: the type `#[pipeline]` generates from a function.
-pub trait Pipeline: 'static {
+pub trait Pipeline: Sync + 'static {
     /// The function's name.
     const NAME: &'static str;
     /// The sources, in parameter order.
@@ -160,12 +189,18 @@ pub trait Pipeline: 'static {
     const OUTPUTS: &'static [PortInfo];
     /// The graph, described.
     const EXPLAIN: Explain;
+    /// Why the pipeline cannot run on several workers, if it cannot: a stateful operator
+    /// whose input is not partitioned by a `key_by`.
+    const SERIAL: Option<&'static str> = None;
     /// Builds a fresh instance of the compiled graph.
     fn build(&self) -> impl Graph + use<Self>;
     /// Opens input `port` from a file binding, decoding into its event type.
     fn open_source(&self, port: usize, spec: &SourceSpec) -> Result<Box<dyn Source>>;
     /// Opens output `port` on a sink binding.
     fn open_sink(&self, port: usize, spec: &SinkSpec) -> Result<Box<dyn Sink>>;
+    /// An empty batch of output `port`'s results that can move between threads; `None` if
+    /// its type is not `Send`.
+    fn output_batch(&self, port: usize) -> Option<Box<dyn OutputBatch>>;
 }
 
 /// The element type of input `I`.

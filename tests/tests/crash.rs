@@ -88,6 +88,7 @@ fn committed(out: &Path) -> (Vec<String>, Vec<(u64, u64, i64)>) {
         path: out.join("big").display().to_string(),
         format: Format::Parquet,
         on_bad_record: Default::default(),
+        split: Default::default(),
     };
     let mut src = ParquetSource::<Bid>::open(&spec).unwrap();
     let mut rows = vec![];

@@ -141,6 +141,7 @@ fn read_pulse<T: Event + ArrowField>(path: &str) -> pulse::Result<Vec<T>> {
         path: path.to_string(),
         format: pulse::io::Format::Parquet,
         on_bad_record: Default::default(),
+        split: Default::default(),
     };
     let mut src = ParquetSource::<T>::open(&spec)?;
     let mut out: Vec<T> = vec![];

@@ -239,6 +239,7 @@ impl Emitter<'_> {
                 };
                 let out_wm = match node.kind {
                     Kind::Watermark(_) => quote! { #nk.current().max(__w.inp[#k]) },
+                    Kind::KeyBy(_) => quote! { #nk.combine(__w.inp[#k]) },
                     _ => quote! { __w.inp[#k] },
                 };
                 quote! {
@@ -263,16 +264,21 @@ impl Emitter<'_> {
         }
     }
 
+    /// Whether a watermark operator moved past what it last forwarded.
+    fn advanced(&self) -> TokenStream {
+        let pat = self.pattern();
+        let wm_checks = (0..self.g.nodes.len())
+            .filter(|&k| matches!(self.g.nodes[k].kind, Kind::Watermark(_)))
+            .map(|k| {
+                let nk = n(k);
+                quote! { || #nk.current() > __w.out[#k] }
+            });
+        quote! { { let #pat = &*st; false #(#wm_checks)* } }
+    }
+
     fn push_arms(&self) -> TokenStream {
         let pat = self.pattern();
-        let wm_nodes: Vec<usize> = (0..self.g.nodes.len())
-            .filter(|&k| matches!(self.g.nodes[k].kind, Kind::Watermark(_)))
-            .collect();
-        let wm_checks = wm_nodes.iter().map(|&k| {
-            let nk = n(k);
-            quote! { || #nk.current() > __w.out[#k] }
-        });
-        let advanced = quote! { { let #pat = &*st; false #(#wm_checks)* } };
+        let advanced = self.advanced();
         let arms = self.g.nodes.iter().enumerate().filter_map(|(k, node)| {
             let Kind::Source { port, ty } = &node.kind else {
                 return None;
@@ -364,6 +370,42 @@ impl Emitter<'_> {
                 }
             })
             .collect();
+        let advanced = self.advanced();
+        let exchanges: Vec<usize> = (0..self.g.nodes.len())
+            .filter(|&k| matches!(self.g.nodes[k].kind, Kind::KeyBy(_)))
+            .collect();
+        let visit_ex = exchanges.iter().enumerate().map(|(e, &k)| {
+            let nk = n(k);
+            quote! {
+                f(#e, {
+                    #[allow(unused_imports)]
+                    use ::pulse::__private::ops::{NoExchange as _, ViaExchange as _};
+                    (&&::pulse::__private::ops::ExchangeProbe::new(#nk)).exchange()
+                });
+            }
+        });
+        let inject_arms = exchanges.iter().enumerate().map(|(e, &k)| {
+            let nk = n(k);
+            let c = self.to_consumers(k, 0);
+            quote! {
+                #e => {
+                    let batch = {
+                        let #pat = &mut *st;
+                        ::pulse::__private::ops::exchange_batch(&*#nk, batch)
+                    };
+                    for (x, ts) in batch.drain(..) {
+                        {
+                            let #pat = &mut *st;
+                            #c
+                        }
+                        __drain(st);
+                        if #advanced {
+                            __prop(st);
+                        }
+                    }
+                }
+            }
+        });
         let after_clock = if clocks.is_empty() {
             quote!()
         } else {
@@ -408,6 +450,16 @@ impl Emitter<'_> {
                 let #pat = st;
                 #(#visits_mut)*
                 f("__watermarks", __w);
+            });
+            let __exchanges = ::pulse::__private::ops::exchanger(&st, |st, f| {
+                let #pat = st;
+                #(#visit_ex)*
+            });
+            let __inject = ::pulse::__private::ops::injector(&st, move |st, ex, batch| {
+                match ex {
+                    #(#inject_arms)*
+                    _ => panic!("no exchange {ex}"),
+                }
             });
         }
     }
@@ -465,6 +517,14 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
             (&&::pulse::__private::Probe::<#ty>::new()).parquet_sink(spec)
         }),)
     });
+    let output_batches = g.outputs.iter().enumerate().map(|(j, p)| {
+        let ty = &p.port.ty;
+        quote!(#j => (&&::pulse::__private::ops::SendProbe::<#ty>::new()).output_batch(),)
+    });
+    let serial = match g.serial_reason() {
+        Some(r) => quote!(::std::option::Option::Some(#r)),
+        None => quote!(::std::option::Option::None),
+    };
     let input_impls = g.inputs.iter().enumerate().map(|(i, p)| {
         let ty = &p.ty;
         quote!(impl ::pulse::__private::Input<#i> for #name { type Item = #ty; })
@@ -494,6 +554,7 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
                 const INPUTS: &'static [::pulse::__private::PortInfo] = &[#(#inputs),*];
                 const OUTPUTS: &'static [::pulse::__private::PortInfo] = &[#(#outputs),*];
                 const EXPLAIN: ::pulse::__private::Explain = ::pulse::__private::Explain { text: #text, mermaid: #mermaid };
+                const SERIAL: ::std::option::Option<&'static str> = #serial;
 
                 #[allow(unused, clippy::all)]
                 fn build(&self) -> impl ::pulse::__private::Graph + use<> {
@@ -514,6 +575,9 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
                         clock: __clock,
                         visit: __visit,
                         visit_mut: __visit_mut,
+                        exchanges: __exchanges,
+                        inject: __inject,
+                        propagate: __prop,
                     }
                 }
 
@@ -521,6 +585,15 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
                     match port {
                         #(#open_sources)*
                         _ => ::std::result::Result::Err(::pulse::Error::config(::std::format!("pipeline `{}` has no input {port}", #name_str))),
+                    }
+                }
+
+                fn output_batch(&self, port: usize) -> ::std::option::Option<::std::boxed::Box<dyn ::pulse::__private::OutputBatch>> {
+                    #[allow(unused_imports)]
+                    use ::pulse::__private::ops::{NoSend as _, ViaSend as _};
+                    match port {
+                        #(#output_batches)*
+                        _ => ::std::option::Option::None,
                     }
                 }
 

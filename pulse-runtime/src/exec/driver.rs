@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub batch_size: usize,
     /// Print a progress line to stderr every couple of seconds (default: when stderr is a terminal).
     pub progress: bool,
+    /// Worker threads, each running a copy of the graph (see [`run_parallel`](super::run_parallel)).
+    pub workers: usize,
 }
 
 impl Default for RunOptions {
@@ -25,6 +27,7 @@ impl Default for RunOptions {
         RunOptions {
             batch_size: 1024,
             progress: std::io::stderr().is_terminal(),
+            workers: 1,
         }
     }
 }
@@ -156,6 +159,8 @@ pub struct RunSummary {
     pub savepoints: u64,
     /// State cells evicted from memory past the memory budget (read back from fjall on use).
     pub evicted: u64,
+    /// Worker threads (0 or 1: the calling thread alone).
+    pub workers: usize,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -164,8 +169,13 @@ impl std::fmt::Display for RunSummary {
         let total: u64 = self.inputs.iter().map(|(_, s)| s.records).sum();
         writeln!(
             f,
-            "done in {secs:.3} s ({:.0} records/s)",
-            total as f64 / secs.max(1e-9)
+            "done in {secs:.3} s ({:.0} records/s{})",
+            total as f64 / secs.max(1e-9),
+            if self.workers > 1 {
+                format!(", {} workers", self.workers)
+            } else {
+                String::new()
+            }
         )?;
         for (name, s) in &self.inputs {
             write!(f, "  input  {name}: {} records", s.records)?;
@@ -271,5 +281,6 @@ pub fn run_graph<G: Graph + ?Sized>(
             .map_or(0, |c| c.next_id - first_checkpoint),
         savepoints: checkpointing.as_ref().map_or(0, |c| c.savepoints_taken),
         evicted: checkpointing.as_ref().map_or(0, |c| c.evicted),
+        workers: 1,
     })
 }

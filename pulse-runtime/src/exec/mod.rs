@@ -1,5 +1,7 @@
 //! Execution: the loop that drives a compiled graph from sources to sinks.
 
 mod driver;
+mod parallel;
 
 pub use driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph};
+pub use parallel::{OpenSources, run_parallel};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use super::{BadRecordPolicy, Format, Source, SourceSpec, SourceStats};
+use super::{BadRecordPolicy, Format, Source, SourceSpec, SourceStats, Split};
 use crate::error::{Error, Result};
 use crate::event::Event;
 
@@ -16,8 +16,17 @@ enum Reader {
     Jsonl {
         path: PathBuf,
         reader: BufReader<File>,
+        /// Lines read (the file's line number of the last one, unless striped).
         line: u64,
+        /// Where the next line starts.
         offset: u64,
+        /// Where this worker's stripe ends: a line starting here or later is not this worker's.
+        end: u64,
+        /// The file's length.
+        len: u64,
+        /// Newlines counted from the file's start up to an offset, to name a bad record's
+        /// line in a striped file.
+        counted: (u64, u64),
     },
     Csv {
         path: PathBuf,
@@ -33,6 +42,7 @@ pub struct FileSource<T> {
     next_file: usize,
     format: Format,
     policy: BadRecordPolicy,
+    split: Split,
     current: Option<Reader>,
     dead_letter: Option<BufWriter<File>>,
     stats: SourceStats,
@@ -52,8 +62,14 @@ struct Bad<'a> {
 
 impl<T: Event + DeserializeOwned> FileSource<T> {
     /// Opens the files `spec.path` names (a path or a glob pattern).
+    ///
+    /// With a [`Split`], JSON lines files are read in this worker's stripes and CSV files are
+    /// dealt out whole.
     pub fn open(spec: &SourceSpec) -> Result<Self> {
-        let files = expand(&spec.path)?;
+        let mut files = expand(&spec.path)?;
+        if spec.format == Format::Csv {
+            files = spec.split.deal(files);
+        }
         let dead_letter = match &spec.on_bad_record {
             BadRecordPolicy::DeadLetter(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -71,6 +87,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
             next_file: 0,
             format: spec.format,
             policy: spec.on_bad_record.clone(),
+            split: spec.split,
             current: None,
             dead_letter,
             stats: SourceStats::default(),
@@ -92,12 +109,26 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
         self.next_file += 1;
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         self.current = Some(match self.format {
-            Format::Jsonl => Reader::Jsonl {
-                path,
-                reader: BufReader::with_capacity(1 << 16, file),
-                line: 0,
-                offset: 0,
-            },
+            Format::Jsonl => {
+                let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+                let mut r = Reader::Jsonl {
+                    path,
+                    reader: BufReader::with_capacity(1 << 16, file),
+                    line: 0,
+                    offset: 0,
+                    end: u64::MAX,
+                    len,
+                    counted: (0, 0),
+                };
+                if !self.split.is_whole() {
+                    let first = self.split.worker as u64 * self.split.stripe;
+                    if !stripe_at(&mut r, first, self.split.stripe)? {
+                        // The file ends before this worker's first stripe.
+                        return self.open_next();
+                    }
+                }
+                r
+            }
             Format::Parquet => unreachable!("Parquet inputs are opened by the Parquet source"),
             Format::Csv => {
                 let mut reader = csv::ReaderBuilder::new()
@@ -166,11 +197,24 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
             }
             let mut failed = None;
             match self.current.as_mut().expect("a file is open") {
+                r @ Reader::Jsonl { .. } if r.stripe_done() => {
+                    let Reader::Jsonl { end, .. } = r else {
+                        unreachable!()
+                    };
+                    let next = *end + (self.split.workers as u64 - 1) * self.split.stripe;
+                    if !stripe_at(r, next, self.split.stripe)? {
+                        self.current = None;
+                    }
+                    continue;
+                }
                 Reader::Jsonl {
                     path,
                     reader,
                     line,
                     offset,
+                    end,
+                    counted,
+                    ..
                 } => {
                     // Fast path: a whole line in the reader's buffer decodes in place.
                     let buf = reader.fill_buf().map_err(|e| Error::io(&*path, e))?;
@@ -212,6 +256,10 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                         batch.push(x);
                         self.stats.records += 1;
                         continue;
+                    }
+                    if *end != u64::MAX {
+                        // A striped file: count the lines before this one.
+                        *line = line_number(path, counted, *offset - n as u64)?;
                     }
                     match std::str::from_utf8(raw) {
                         Ok(text) if text.trim().is_empty() => continue,
@@ -285,6 +333,10 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
     }
 
     fn position(&self) -> Vec<u8> {
+        if !self.split.is_whole() {
+            // A share of the input cannot resume on its own.
+            return Vec::new();
+        }
         let pos: (u64, u64, u64) = match &self.current {
             None => (self.next_file as u64, 0, 0),
             Some(Reader::Jsonl { line, offset, .. }) => (self.next_file as u64 - 1, *offset, *line),
@@ -313,6 +365,7 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                 reader,
                 line: l,
                 offset: o,
+                ..
             } => {
                 use std::io::Seek;
                 reader
@@ -329,6 +382,89 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
         }
         Ok(())
     }
+}
+
+impl Reader {
+    /// Whether a striped JSON lines reader is past its stripe.
+    #[inline]
+    fn stripe_done(&self) -> bool {
+        matches!(self, Reader::Jsonl { offset, end, .. } if offset >= end)
+    }
+}
+
+/// Moves a JSON lines reader to the stripe starting at `start`: the lines that start in
+/// `start..start + stripe`. Returns `false` if the file ends first.
+fn stripe_at(r: &mut Reader, start: u64, stripe: u64) -> Result<bool> {
+    use std::io::Seek;
+    let Reader::Jsonl {
+        path,
+        reader,
+        offset,
+        end,
+        len,
+        ..
+    } = r
+    else {
+        unreachable!("only JSON lines files are striped")
+    };
+    if start >= *len {
+        return Ok(false);
+    }
+    *end = start + stripe;
+    if start == 0 {
+        *offset = 0;
+        reader
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| Error::io(&*path, e))?;
+        return Ok(true);
+    }
+    // The line that crosses into the stripe belongs to the stripe before: skip through the
+    // first newline at or after `start - 1`.
+    reader
+        .seek(std::io::SeekFrom::Start(start - 1))
+        .map_err(|e| Error::io(&*path, e))?;
+    let mut skipped = 0u64;
+    loop {
+        let buf = reader.fill_buf().map_err(|e| Error::io(&*path, e))?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        if let Some(i) = memchr::memchr(b'\n', buf) {
+            reader.consume(i + 1);
+            skipped += i as u64 + 1;
+            break;
+        }
+        let n = buf.len();
+        reader.consume(n);
+        skipped += n as u64;
+    }
+    *offset = start - 1 + skipped;
+    Ok(true)
+}
+
+/// The line number of the line starting at `at`, counting newlines from `counted` (an earlier
+/// offset and the newlines before it), which moves to `at`.
+fn line_number(path: &Path, counted: &mut (u64, u64), at: u64) -> Result<u64> {
+    use std::io::{Read, Seek};
+    if at < counted.0 {
+        *counted = (0, 0);
+    }
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    f.seek(std::io::SeekFrom::Start(counted.0))
+        .map_err(|e| Error::io(path, e))?;
+    let mut left = at - counted.0;
+    let mut buf = vec![0u8; 1 << 16];
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = f.read(&mut buf[..want]).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        counted.1 += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        left -= n as u64;
+    }
+    *counted = (at, counted.1);
+    Ok(counted.1 + 1)
 }
 
 /// Re-decodes a failed line, tracking the path, to name the field at fault.

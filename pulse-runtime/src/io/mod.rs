@@ -2,13 +2,15 @@
 
 mod file_source;
 pub mod json;
+mod memory;
 pub mod parquet;
 mod sink;
 mod spec;
 
 pub use file_source::FileSource;
+pub use memory::MemorySource;
 pub use sink::{CsvSink, JsonlSink, open_sink};
-pub use spec::{BadRecordPolicy, Format, SinkSpec, SinkTarget, SourceSpec};
+pub use spec::{BadRecordPolicy, Format, SinkSpec, SinkTarget, SourceSpec, Split};
 
 use std::any::Any;
 

@@ -88,6 +88,55 @@ pub struct SourceSpec {
     pub format: Format,
     /// What to do with records that do not decode.
     pub on_bad_record: BadRecordPolicy,
+    /// Which share of the input this source reads, in a parallel run.
+    pub split: Split,
+}
+
+/// One worker's share of an input: JSON lines files are read in interleaved stripes, so all
+/// workers move through event time together; other formats are dealt out whole file by file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// This worker, from 0.
+    pub worker: usize,
+    /// How many workers share the input.
+    pub workers: usize,
+    /// Bytes per stripe of a JSON lines file.
+    pub stripe: u64,
+}
+
+impl Split {
+    /// Bytes per stripe unless set: about 14 k short events, a second or two of event time.
+    pub const STRIPE: u64 = 1 << 20;
+
+    /// Worker `worker` of `workers`.
+    pub fn new(worker: usize, workers: usize) -> Self {
+        Split {
+            worker,
+            workers: workers.max(1),
+            stripe: Self::STRIPE,
+        }
+    }
+
+    /// Whether this is the whole input.
+    pub fn is_whole(&self) -> bool {
+        self.workers <= 1
+    }
+
+    /// Keeps the files this worker reads whole: every `workers`-th, from the worker's index.
+    pub fn deal<T>(&self, files: Vec<T>) -> Vec<T> {
+        files
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.workers == self.worker)
+            .map(|(_, f)| f)
+            .collect()
+    }
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Split::new(0, 1)
+    }
 }
 
 impl SourceSpec {
@@ -99,6 +148,7 @@ impl SourceSpec {
             format: Format::from_path(&path)?,
             path,
             on_bad_record: BadRecordPolicy::Fail,
+            split: Split::default(),
         })
     }
 }

@@ -32,6 +32,8 @@ pub struct Config {
     pub outputs: BTreeMap<String, OutputConfig>,
     /// Records per batch.
     pub batch_size: Option<usize>,
+    /// Worker threads, each running a copy of the graph (default 1).
+    pub workers: Option<usize>,
     /// Default bad-record policy.
     pub on_bad_record: Option<String>,
     /// Default dead-letter file.

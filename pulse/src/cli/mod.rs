@@ -10,8 +10,10 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, Command};
 use pulse_runtime::checkpoint::{CheckpointStore, check_restorable};
-use pulse_runtime::exec::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph};
-use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec};
+use pulse_runtime::exec::{
+    Checkpointing, RunOptions, RunSummary, Savepoints, run_graph, run_parallel,
+};
+use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec, Split};
 use pulse_runtime::{Error, Graph, Pipeline, Result};
 
 pub use config::Config;
@@ -120,6 +122,9 @@ impl<P: Pipeline> App<P> {
                 _ => print!("{}", P::EXPLAIN.text),
             }
             return Ok(RunSummary::default());
+        }
+        if plan.options.workers > 1 {
+            return self.run_parallel(&plan);
         }
         let mut graph = self.pipeline.build();
         let store = match &plan.checkpoints {
@@ -249,6 +254,38 @@ impl<P: Pipeline> App<P> {
         Ok(summary)
     }
 
+    /// Runs on `plan.options.workers` threads, each reading its share of every input.
+    fn run_parallel(&self, plan: &Plan) -> Result<RunSummary> {
+        let workers = plan.options.workers;
+        if plan.checkpoints.is_some() {
+            return Err(Error::config(format!(
+                "--workers {workers}: parallel runs take no checkpoints yet; add --no-checkpoints (an interrupted run then starts over)"
+            )));
+        }
+        let sinks = plan
+            .sinks
+            .iter()
+            .enumerate()
+            .map(|(j, s)| self.pipeline.open_sink(j, s))
+            .collect::<Result<Vec<_>>>()?;
+        let open = |w: usize| {
+            plan.sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut s = s.clone();
+                    s.split = Split::new(w, workers);
+                    self.pipeline.open_source(i, &s)
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        let summary = run_parallel(&self.pipeline, workers, &open, sinks, &plan.options)?;
+        if !plan.quiet {
+            eprintln!("{} {summary}", P::NAME);
+        }
+        Ok(summary)
+    }
+
     /// Merges flags, `--config` and defaults into bindings for every port.
     pub fn plan<I, T>(&self, args: I) -> Result<Plan>
     where
@@ -325,6 +362,7 @@ impl<P: Pipeline> App<P> {
                 path,
                 format,
                 on_bad_record,
+                split: Default::default(),
             });
         }
         let mut sinks = vec![];
@@ -358,6 +396,12 @@ impl<P: Pipeline> App<P> {
             .or(config.batch_size)
         {
             options.batch_size = n.max(1);
+        }
+        if let Some(n) = m.get_one::<usize>("workers").copied().or(config.workers) {
+            if n == 0 {
+                return Err(Error::config("--workers takes a number of threads, at least 1"));
+            }
+            options.workers = n;
         }
         let checkpoints = if m.get_flag("no-checkpoints") || config.checkpoints == Some(false) {
             None
@@ -500,6 +544,14 @@ fn command<P: Pipeline>() -> Command {
                 .value_name("N")
                 .value_parser(clap::value_parser!(usize))
                 .help("Records read per batch [default: 1024]"),
+        )
+        .arg(
+            Arg::new("workers")
+                .long("workers")
+                .short('w')
+                .value_name("N")
+                .value_parser(clap::value_parser!(usize))
+                .help("Runs N copies of the graph on N threads, split by key after each key_by [default: 1]"),
         )
         .arg(
             Arg::new("state-dir")

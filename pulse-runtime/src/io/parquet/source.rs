@@ -29,7 +29,7 @@ impl<T: Record + ArrowField> ParquetSource<T> {
     /// Opens the files `spec.path` names: a file, a glob, or a directory (searched recursively
     /// for `*.parquet`, skipping hidden in-progress files).
     pub fn open(spec: &SourceSpec) -> Result<Self> {
-        let files = parquet_files(&spec.path)?;
+        let files = spec.split.deal(parquet_files(&spec.path)?);
         Ok(ParquetSource {
             name: spec.name.clone(),
             files,
