@@ -593,7 +593,10 @@ fn jsonl_mode(events: usize) {
     print(&pulse_canonical, Some(&hand));
     if w > 1 {
         print(&parallel, Some(&pulse_canonical));
-        assert_eq!(parallel.outputs, hand.outputs, "as many windows as one worker");
+        assert_eq!(
+            parallel.outputs, hand.outputs,
+            "as many windows as one worker"
+        );
     }
     assert_eq!(
         pulse_canonical.outputs, hand.outputs,

@@ -202,7 +202,10 @@ pub mod ops {
 
     /// The batch type of exchange `U`'s elements, from another worker.
     #[inline(always)]
-    pub fn exchange_batch<'b, U: Node>(_: &U, b: &'b mut dyn std::any::Any) -> &'b mut Vec<(U::Out, i64)>
+    pub fn exchange_batch<'b, U: Node>(
+        _: &U,
+        b: &'b mut dyn std::any::Any,
+    ) -> &'b mut Vec<(U::Out, i64)>
     where
         U::Out: 'static,
     {

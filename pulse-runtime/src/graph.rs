@@ -189,9 +189,6 @@ pub trait Pipeline: Sync + 'static {
     const OUTPUTS: &'static [PortInfo];
     /// The graph, described.
     const EXPLAIN: Explain;
-    /// Why the pipeline cannot run on several workers, if it cannot: a stateful operator
-    /// whose input is not partitioned by a `key_by`.
-    const SERIAL: Option<&'static str> = None;
     /// Builds a fresh instance of the compiled graph.
     fn build(&self) -> impl Graph + use<Self>;
     /// Opens input `port` from a file binding, decoding into its event type.

@@ -521,10 +521,6 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
         let ty = &p.port.ty;
         quote!(#j => (&&::pulse::__private::ops::SendProbe::<#ty>::new()).output_batch(),)
     });
-    let serial = match g.serial_reason() {
-        Some(r) => quote!(::std::option::Option::Some(#r)),
-        None => quote!(::std::option::Option::None),
-    };
     let input_impls = g.inputs.iter().enumerate().map(|(i, p)| {
         let ty = &p.ty;
         quote!(impl ::pulse::__private::Input<#i> for #name { type Item = #ty; })
@@ -554,7 +550,6 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
                 const INPUTS: &'static [::pulse::__private::PortInfo] = &[#(#inputs),*];
                 const OUTPUTS: &'static [::pulse::__private::PortInfo] = &[#(#outputs),*];
                 const EXPLAIN: ::pulse::__private::Explain = ::pulse::__private::Explain { text: #text, mermaid: #mermaid };
-                const SERIAL: ::std::option::Option<&'static str> = #serial;
 
                 #[allow(unused, clippy::all)]
                 fn build(&self) -> impl ::pulse::__private::Graph + use<> {

@@ -137,37 +137,6 @@ impl PipelineGraph {
         out
     }
 
-    /// Whether every element `node` emits on port 0 went through a `key_by` that nothing since
-    /// has changed, so its key decides its worker.
-    fn keyed(&self, node: usize) -> bool {
-        let n = &self.nodes[node];
-        match n.kind {
-            Kind::KeyBy(_) => true,
-            Kind::Filter(_) | Kind::Inspect(_) | Kind::Watermark(_) | Kind::Union => {
-                !n.inputs.is_empty() && n.inputs.iter().all(|e| e.port == 0 && self.keyed(e.from))
-            }
-            _ => false,
-        }
-    }
-
-    /// Why the pipeline cannot run on several workers: the first window, join or `process`
-    /// whose input is not partitioned by key.
-    pub fn serial_reason(&self) -> Option<String> {
-        self.nodes.iter().find_map(|n| {
-            let keyed_op = matches!(
-                n.kind,
-                Kind::Window { .. } | Kind::Join { .. } | Kind::Process { .. }
-            );
-            (keyed_op && !n.inputs.iter().all(|e| e.port == 0 && self.keyed(e.from))).then(|| {
-                format!(
-                    "`{}` ({}) does not read a stream partitioned by `key_by` (only `filter`, `inspect`, `watermark` and `union` may come between them), so its keys cannot be split across workers",
-                    n.kind.op_name(),
-                    n.id
-                )
-            })
-        })
-    }
-
     fn label(&self, k: usize) -> String {
         let n = &self.nodes[k];
         match &n.kind {

@@ -15,9 +15,9 @@
 //! sent on).
 
 use std::any::Any;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{RunOptions, RunSummary};
@@ -212,9 +212,10 @@ pub type OpenSources<'a> = dyn Fn(usize) -> Result<Vec<Box<dyn Source>>> + Sync 
 /// thread; rows of different workers interleave, so the order of rows within a file may
 /// differ from a one-worker run, but the rows are the same.
 ///
-/// Fails before anything runs if the pipeline has a stateful operator its `key_by`s do not
-/// partition ([`Pipeline::SERIAL`]) or an output or exchanged type is not `Send`. Parallel
-/// runs take no checkpoints.
+/// Every window, join and `process` reads a stream straight from a `key_by` (the macro allows
+/// nothing else on a keyed stream), so each key's state lives on exactly one worker. Fails
+/// before anything runs if an output or exchanged type is not `Send`. Parallel runs take no
+/// checkpoints.
 pub fn run_parallel<P: Pipeline>(
     pipeline: &P,
     workers: usize,
@@ -223,12 +224,6 @@ pub fn run_parallel<P: Pipeline>(
     opts: &RunOptions,
 ) -> Result<RunSummary> {
     let workers = workers.max(1);
-    if let (true, Some(why)) = (workers > 1, P::SERIAL) {
-        return Err(Error::config(format!(
-            "pipeline `{}` cannot run on {workers} workers: {why}; run it with --workers 1",
-            P::NAME
-        )));
-    }
     for (j, port) in P::OUTPUTS.iter().enumerate() {
         if pipeline.output_batch(j).is_none() {
             return Err(Error::config(format!(
@@ -297,7 +292,12 @@ pub fn run_parallel<P: Pipeline>(
     if let Some(p) = panic {
         std::panic::resume_unwind(p);
     }
-    if let Some(e) = shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    if let Some(e) = shared
+        .error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
         return Err(e);
     }
     if shared.failed.load(SeqCst) {
@@ -406,7 +406,11 @@ fn worker<P: Pipeline>(
     let mut sources = open(me)?;
     let mut batches: Vec<_> = sources.iter().map(|s| s.new_batch()).collect();
     let mut outs = (0..P::OUTPUTS.len())
-        .map(|j| pipeline.output_batch(j).expect("checked before the workers start"))
+        .map(|j| {
+            pipeline
+                .output_batch(j)
+                .expect("checked before the workers start")
+        })
         .collect::<Vec<_>>();
     let mut live = vec![true; sources.len()];
     let drain = |g: &mut dyn Graph, outs: &mut Vec<Box<dyn OutputBatch>>| -> Result<()> {
@@ -415,7 +419,9 @@ fn worker<P: Pipeline>(
             if !b.is_empty() {
                 let full = std::mem::replace(
                     b,
-                    pipeline.output_batch(j).expect("checked before the workers start"),
+                    pipeline
+                        .output_batch(j)
+                        .expect("checked before the workers start"),
                 );
                 out.send((j, full)).map_err(|_| stopped())?;
             }

@@ -11,19 +11,17 @@ use super::{Node, Operator};
 use crate::time::MIN_WATERMARK;
 
 /// The same seeds in every worker, so a key lands on the same worker from every `key_by`.
-fn router() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(
-        0x243f_6a88_85a3_08d3,
-        0x1319_8a2e_0370_7344,
-        0xa409_3822_299f_31d0,
-        0x082e_fa98_ec4e_6c89,
-    )
-}
+static ROUTER: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+);
 
-/// The worker, of `workers`, that owns `key`.
-pub fn route<K: Hash>(key: &K, workers: usize) -> usize {
-    let h = router().hash_one(key);
-    ((h >> 32) * workers as u64 >> 32) as usize
+/// The worker, of `workers`, that owns a key hashing to `h`: the high bits scaled to the range.
+#[inline(always)]
+fn owner(h: u64, workers: usize) -> usize {
+    (((h >> 32) * workers as u64) >> 32) as usize
 }
 
 /// Emits `(key(&x), x)`, or in a parallel run holds it for the worker that owns the key.
@@ -31,7 +29,9 @@ pub struct KeyBy<T, K, F> {
     f: F,
     me: usize,
     workers: usize,
-    hasher: ahash::RandomState,
+    /// Hashes a key for routing (a pointer, so `push` needs no `Hash` bound of its own and a
+    /// key type that is not `Hash` is reported once, at `key_by`).
+    hash: fn(&K) -> u64,
     /// Per worker: elements whose key it owns, waiting to be sent.
     outbox: Vec<Vec<((K, T), i64)>>,
     /// The watermark of this worker's own input.
@@ -47,19 +47,21 @@ impl<T, K: Hash, F: FnMut(&T) -> K> KeyBy<T, K, F> {
             f,
             me: 0,
             workers: 1,
-            hasher: router(),
+            hash: |k| ROUTER.hash_one(k),
             outbox: Vec::new(),
             local: MIN_WATERMARK,
             remote: Vec::new(),
         }
     }
+}
+
+impl<T, K, F: FnMut(&T) -> K> KeyBy<T, K, F> {
     /// Emits `(f(&x), x)` if this worker owns the key; holds it for its owner otherwise.
     #[inline(always)]
     pub fn push(&mut self, x: T, ts: i64, out: &mut impl FnMut((K, T), i64)) {
         let k = (self.f)(&x);
         if self.workers > 1 {
-            let h = self.hasher.hash_one(&k);
-            let to = ((h >> 32) * self.workers as u64 >> 32) as usize;
+            let to = owner((self.hash)(&k), self.workers);
             if to != self.me {
                 self.outbox[to].push(((k, x), ts));
                 return;

@@ -9,7 +9,7 @@ mod watermark;
 mod window;
 
 pub use join::{Either, WindowJoin};
-pub use key_by::{Exchange, KeyBy, route};
+pub use key_by::{Exchange, KeyBy};
 pub use process::{Context, NoTimers, Process};
 pub use source::Source;
 pub use stateless::{FilterMap, FilterOp, FlatMap, Inspect, MapOp};

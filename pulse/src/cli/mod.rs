@@ -399,7 +399,9 @@ impl<P: Pipeline> App<P> {
         }
         if let Some(n) = m.get_one::<usize>("workers").copied().or(config.workers) {
             if n == 0 {
-                return Err(Error::config("--workers takes a number of threads, at least 1"));
+                return Err(Error::config(
+                    "--workers takes a number of threads, at least 1",
+                ));
             }
             options.workers = n;
         }

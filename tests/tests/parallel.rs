@@ -1,0 +1,301 @@
+//! Parallel runs: every record read by exactly one worker, and the same rows as one worker
+//! for windows, chained `key_by`s and joins.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use pulse::exec::{RunOptions, run_parallel};
+use pulse::io::{BadRecordPolicy, FileSource, Format, SinkSpec, Source, SourceSpec, Split};
+use pulse::prelude::*;
+use pulse::{Pipeline, Result, Window};
+use pulse_examples::nexmark::{
+    Bid, DISORDER_MS, Generator, NexmarkEvent, canonical, q0, q5, q7, q8,
+};
+
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Line {
+    id: u64,
+    pad: String,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+/// Lines of very different lengths, one longer than most stripes below.
+fn write_lines(path: &Path, n: u64) {
+    let mut f = fs::File::create(path).unwrap();
+    for id in 0..n {
+        let pad = "x".repeat(((id * 37) % 90) as usize + if id == 77 { 300 } else { 0 });
+        writeln!(f, r#"{{"id":{id},"pad":"{pad}","t":{}}}"#, id * 10).unwrap();
+    }
+}
+
+fn split_source(path: &Path, split: Split, policy: BadRecordPolicy) -> FileSource<Line> {
+    let spec = SourceSpec {
+        name: "lines".into(),
+        path: path.display().to_string(),
+        format: Format::Jsonl,
+        on_bad_record: policy,
+        split,
+    };
+    FileSource::<Line>::open(&spec).unwrap()
+}
+
+fn read_all(src: &mut FileSource<Line>) -> Result<Vec<u64>> {
+    let mut batch = src.new_batch();
+    let mut ids = vec![];
+    loop {
+        let more = src.read_batch(batch.as_mut(), 16)?;
+        let b = batch.downcast_mut::<Vec<Line>>().unwrap();
+        ids.extend(b.drain(..).map(|l| l.id));
+        if !more {
+            return Ok(ids);
+        }
+    }
+}
+
+#[test]
+fn stripes_give_every_line_to_exactly_one_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lines.jsonl");
+    write_lines(&path, 500);
+    for workers in 1..=4 {
+        for stripe in [1, 7, 64, 333, 4096, 1 << 20] {
+            let mut all = vec![];
+            for worker in 0..workers {
+                let split = Split {
+                    worker,
+                    workers,
+                    stripe,
+                };
+                let ids = read_all(&mut split_source(&path, split, BadRecordPolicy::Fail)).unwrap();
+                assert!(
+                    ids.windows(2).all(|w| w[0] < w[1]),
+                    "worker {worker} of {workers} reads its stripes in file order (stripe {stripe})"
+                );
+                all.extend(ids);
+            }
+            all.sort_unstable();
+            assert_eq!(
+                all,
+                (0..500).collect::<Vec<_>>(),
+                "{workers} workers, stripes of {stripe} B"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_bad_record_in_a_striped_file_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lines.jsonl");
+    write_lines(&path, 300);
+    let mut text = fs::read_to_string(&path).unwrap();
+    let at = text.match_indices('\n').nth(235).unwrap().0 + 1;
+    text.insert_str(at, "{\"id\":\"oops\",\"pad\":\"\",\"t\":1}\n");
+    fs::write(&path, text).unwrap();
+    let mut errors = vec![];
+    for worker in 0..3 {
+        let split = Split {
+            worker,
+            workers: 3,
+            stripe: 256,
+        };
+        if let Err(e) = read_all(&mut split_source(&path, split, BadRecordPolicy::Fail)) {
+            errors.push(e.to_string());
+        }
+    }
+    assert_eq!(errors.len(), 1, "one worker owns the bad line: {errors:?}");
+    assert!(
+        errors[0].starts_with(&format!("{}:237: field `id`", path.display())),
+        "{}",
+        errors[0]
+    );
+}
+
+/// Runs `p` over `inputs` on `workers` threads with stripes of `stripe` bytes; returns the
+/// output file's lines, sorted.
+fn run_on<P: Pipeline>(
+    p: P,
+    inputs: &[&Path],
+    out: &Path,
+    workers: usize,
+    stripe: u64,
+) -> Vec<String> {
+    let sink = p
+        .open_sink(
+            0,
+            &SinkSpec::new("out", &out.display().to_string()).unwrap(),
+        )
+        .unwrap();
+    let open = |w: usize| -> Result<Vec<Box<dyn Source>>> {
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(i, path)| {
+                let mut spec = SourceSpec::new(P::INPUTS[i].name, path.display().to_string())?;
+                spec.split = Split {
+                    worker: w,
+                    workers,
+                    stripe,
+                };
+                p.open_source(i, &spec)
+            })
+            .collect()
+    };
+    let opts = RunOptions {
+        batch_size: 100,
+        progress: false,
+        workers,
+    };
+    let summary = run_parallel(&p, workers, &open, vec![sink], &opts).unwrap();
+    assert_eq!(
+        summary.late, 0,
+        "the input's disorder stays within the bound"
+    );
+    let mut lines: Vec<String> = fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn bids_file(dir: &Path, n: usize) -> std::path::PathBuf {
+    let path = dir.join("bids.jsonl");
+    Generator::new(7, DISORDER_MS).write_bids(n, &path).unwrap();
+    path
+}
+
+#[test]
+fn windows_on_several_workers_write_the_rows_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = bids_file(dir.path(), 40_000);
+    let out = dir.path().join("out.jsonl");
+    let one = run_on(canonical, &[&bids], &out, 1, Split::STRIPE);
+    assert!(one.len() > 1000, "{} windows", one.len());
+    for workers in [2, 3] {
+        for stripe in [4096, 64 * 1024] {
+            assert_eq!(
+                run_on(canonical, &[&bids], &out, workers, stripe),
+                one,
+                "{workers} workers, stripes of {stripe} B"
+            );
+        }
+    }
+}
+
+#[test]
+fn chained_key_bys_exchange_twice_and_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = bids_file(dir.path(), 40_000);
+    let out = dir.path().join("out.jsonl");
+    // q5: key by auction, sliding counts, key by window end, max per end; q7: one key.
+    let one = run_on(q5, &[&bids], &out, 1, Split::STRIPE);
+    assert!(!one.is_empty());
+    assert_eq!(run_on(q5, &[&bids], &out, 2, 8192), one);
+    let one = run_on(q7, &[&bids], &out, 1, Split::STRIPE);
+    assert_eq!(run_on(q7, &[&bids], &out, 3, 8192), one);
+}
+
+#[test]
+fn joins_on_several_workers_match_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (persons, auctions) = (dir.path().join("p.jsonl"), dir.path().join("a.jsonl"));
+    let mut pw = fs::File::create(&persons).unwrap();
+    let mut aw = fs::File::create(&auctions).unwrap();
+    let mut g = Generator::new(3, DISORDER_MS);
+    for _ in 0..200_000 {
+        match g.next_event() {
+            NexmarkEvent::Person(p) => writeln!(pw, "{}", serde_json::to_string(&p).unwrap()),
+            NexmarkEvent::Auction(a) => writeln!(aw, "{}", serde_json::to_string(&a).unwrap()),
+            NexmarkEvent::Bid(_) => Ok(()),
+        }
+        .unwrap();
+    }
+    let out = dir.path().join("out.jsonl");
+    let one = run_on(q8, &[&persons, &auctions], &out, 1, Split::STRIPE);
+    assert!(one.len() > 100, "{} matches", one.len());
+    assert_eq!(run_on(q8, &[&persons, &auctions], &out, 2, 4096), one);
+}
+
+#[test]
+fn a_stateless_pipeline_copies_every_record_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = bids_file(dir.path(), 20_000);
+    let out = dir.path().join("out.jsonl");
+    let copied = run_on(q0, &[&bids], &out, 2, 4096);
+    let mut input: Vec<String> = fs::read_to_string(&bids)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::to_string(&serde_json::from_str::<Bid>(l).unwrap()).unwrap())
+        .collect();
+    input.sort();
+    assert_eq!(copied, input);
+}
+
+#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Click {
+    user: String,
+    #[event_time(epoch_ms)]
+    t: i64,
+}
+
+#[test]
+fn parallel_runs_ask_for_no_checkpoints_and_deal_out_csv_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = BTreeMap::new();
+    for f in 0..5 {
+        let mut text = String::from("user,t\n");
+        for i in 0..40 {
+            let user = format!("u{}", (f * 7 + i) % 9);
+            text.push_str(&format!("{user},{}\n", i * 100));
+            *expected.entry(user).or_insert(0u64) += 1;
+        }
+        fs::write(dir.path().join(format!("clicks-{f}.csv")), text).unwrap();
+    }
+    let glob = dir.path().join("clicks-*.csv").display().to_string();
+    let out = dir.path().join("counts.jsonl");
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = vec!["counts".into(), "-q".into(), "--workers".into(), "2".into()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend([
+            "-i".into(),
+            glob.clone(),
+            "-o".into(),
+            out.display().to_string(),
+        ]);
+        a
+    };
+    let err = pulse::App::new(counts)
+        .run_from(args(&[
+            "--state-dir",
+            &dir.path().join("st").display().to_string(),
+        ]))
+        .unwrap_err();
+    assert!(err.to_string().contains("add --no-checkpoints"), "{err}");
+
+    let summary = pulse::App::new(counts)
+        .run_from(args(&["--no-checkpoints"]))
+        .unwrap();
+    assert_eq!(summary.workers, 2);
+    assert_eq!(summary.inputs[0].1.records, 200, "each file read once");
+    let mut got = BTreeMap::new();
+    for line in fs::read_to_string(&out).unwrap().lines() {
+        let w: serde_json::Value = serde_json::from_str(line).unwrap();
+        *got.entry(w["key"].as_str().unwrap().to_string())
+            .or_insert(0u64) += w["value"].as_u64().unwrap();
+    }
+    assert_eq!(got, expected);
+}
+
+#[pipeline]
+fn counts(clicks: Stream<Click>) -> Stream<Window<String, u64>> {
+    clicks
+        .watermark(BoundedOutOfOrderness::millis(5000))
+        .key_by(|c| c.user.clone())
+        .window(Tumbling::secs(1))
+        .aggregate(Count)
+}
