@@ -299,3 +299,31 @@ fn counts(clicks: Stream<Click>) -> Stream<Window<String, u64>> {
         .window(Tumbling::secs(1))
         .aggregate(Count)
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any input within the watermark bound, any worker count, stripe size and batch size: the
+    /// rows of one worker.
+    #[test]
+    fn any_split_gives_the_rows_of_one_worker(
+        bids in proptest::collection::vec((0u64..30, 0u64..1000, 0i64..DISORDER_MS, 0i64..40), 1..400),
+        workers in 2usize..5,
+        stripe in 16u64..2048,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bids.jsonl");
+        let mut f = fs::File::create(&path).unwrap();
+        let mut clock = 1_000_000i64;
+        for (auction, price, late, step) in bids {
+            clock += step * 50;
+            // Up to the bound behind the clock, never ahead of it: no element is late.
+            let t = clock - late;
+            writeln!(f, r#"{{"auction":{auction},"bidder":1,"price":{price},"date_time":{t}}}"#).unwrap();
+        }
+        drop(f);
+        let out = dir.path().join("out.jsonl");
+        let one = run_on(canonical, &[&path], &out, 1, Split::STRIPE);
+        proptest::prop_assert_eq!(run_on(canonical, &[&path], &out, workers, stripe), one);
+    }
+}
