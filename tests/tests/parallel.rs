@@ -114,6 +114,47 @@ fn a_bad_record_in_a_striped_file_names_its_line() {
     );
 }
 
+#[test]
+fn each_worker_dead_letters_into_its_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lines.jsonl");
+    write_lines(&path, 400);
+    let mut text = String::new();
+    for (i, line) in fs::read_to_string(&path).unwrap().lines().enumerate() {
+        text.push_str(line);
+        text.push('\n');
+        if i % 50 == 0 {
+            text.push_str(&format!("{{\"id\":\"bad{i}\",\"pad\":\"\",\"t\":1}}\n"));
+        }
+    }
+    fs::write(&path, text).unwrap();
+    let dead = dir.path().join("bad.jsonl");
+    let (mut good, mut skipped) = (0, 0);
+    for worker in 0..3 {
+        let split = Split {
+            worker,
+            workers: 3,
+            stripe: 512,
+        };
+        let mut src = split_source(&path, split, BadRecordPolicy::DeadLetter(dead.clone()));
+        good += read_all(&mut src).unwrap().len();
+        skipped += src.stats().skipped;
+    }
+    assert_eq!((good, skipped), (400, 8));
+    let mut dead_ids = vec![];
+    for name in ["bad.jsonl", "bad.worker1.jsonl", "bad.worker2.jsonl"] {
+        for line in fs::read_to_string(dir.path().join(name)).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let raw: serde_json::Value = serde_json::from_str(v["raw"].as_str().unwrap()).unwrap();
+            dead_ids.push(raw["id"].as_str().unwrap().to_string());
+        }
+    }
+    dead_ids.sort();
+    let mut expected: Vec<String> = (0..8).map(|i| format!("bad{}", i * 50)).collect();
+    expected.sort();
+    assert_eq!(dead_ids, expected, "every bad record in exactly one worker's file");
+}
+
 /// Runs `p` over `inputs` on `workers` threads with stripes of `stripe` bytes; returns the
 /// output file's lines, sorted.
 fn run_on<P: Pipeline>(

@@ -70,7 +70,14 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
         if spec.format == Format::Csv {
             files = spec.split.deal(files);
         }
-        let dead_letter = match &spec.on_bad_record {
+        let mut policy = spec.on_bad_record.clone();
+        if let BadRecordPolicy::DeadLetter(p) = &mut policy
+            && spec.split.worker > 0
+        {
+            // One dead-letter file per worker: `bad.jsonl`, `bad.worker1.jsonl`, …
+            *p = spec.split.worker_path(p);
+        }
+        let dead_letter = match &policy {
             BadRecordPolicy::DeadLetter(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -86,7 +93,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
             files,
             next_file: 0,
             format: spec.format,
-            policy: spec.on_bad_record.clone(),
+            policy,
             split: spec.split,
             current: None,
             dead_letter,

@@ -122,6 +122,20 @@ impl Split {
         self.workers <= 1
     }
 
+    /// This worker's own copy of a file it writes: `bad.jsonl` is `bad.worker2.jsonl` for
+    /// worker 2, and itself for worker 0.
+    pub fn worker_path(&self, path: &Path) -> PathBuf {
+        if self.worker == 0 {
+            return path.to_path_buf();
+        }
+        let stem = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+        let name = match path.extension() {
+            Some(ext) => format!("{stem}.worker{}.{}", self.worker, ext.to_string_lossy()),
+            None => format!("{stem}.worker{}", self.worker),
+        };
+        path.with_file_name(name)
+    }
+
     /// Keeps the files this worker reads whole: every `workers`-th, from the worker's index.
     pub fn deal<T>(&self, files: Vec<T>) -> Vec<T> {
         files
