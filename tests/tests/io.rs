@@ -239,3 +239,68 @@ fn explain_plan_does_not_need_bindings() {
         "unbound outputs default to stdout"
     );
 }
+
+#[test]
+fn inputs_are_read_furthest_behind_first_and_resume_in_the_same_order() {
+    use pulse::io::{FileSource, Source, SourceSpec};
+    let dir = tempfile::tempdir().unwrap();
+    // The same 9 s of event time: 300 records in one file, 3000 in the other.
+    let write = |name: &str, n: i64, step: i64| {
+        let path = dir.path().join(name);
+        let text: String = (0..n)
+            .map(|i| format!("{{\"auction\":{i},\"price\":1,\"t\":{}}}\n", i * step))
+            .collect();
+        fs::write(&path, text).unwrap();
+        SourceSpec::new(name, s(&path)).unwrap()
+    };
+    let specs = [
+        write("sparse.jsonl", 300, 30),
+        write("dense.jsonl", 3000, 3),
+    ];
+    let mut sources: Vec<Box<dyn Source>> = specs
+        .iter()
+        .map(|spec| Box::new(FileSource::<Bid>::open(spec).unwrap()) as Box<dyn Source>)
+        .collect();
+    let mut batches: Vec<_> = sources.iter().map(|s| s.new_batch()).collect();
+    let mut live = vec![true, true];
+    let mut order = vec![];
+    let (mut rounds, mut widest, mut saved) = (0, 0, None);
+    while live.iter().any(|&l| l) {
+        pulse::exec::to_read(&sources, &live, &mut order);
+        assert_eq!(
+            order.len(),
+            1,
+            "one input per round while both know their progress"
+        );
+        let port = order[0];
+        live[port] = sources[port]
+            .read_batch(batches[port].as_mut(), 10)
+            .unwrap();
+        batches[port].downcast_mut::<Vec<Bid>>().unwrap().clear();
+        let (a, b) = (
+            sources[0].progress().unwrap(),
+            sources[1].progress().unwrap(),
+        );
+        if live == [true, true] && a > i64::MIN && b > i64::MIN {
+            widest = widest.max((a - b).abs());
+        }
+        rounds += 1;
+        if rounds == 150 {
+            saved = Some((sources[0].position(), a));
+        }
+    }
+    // Every batch of both files, and one empty read each that finds the end.
+    assert_eq!(rounds, 31 + 301);
+    assert!(
+        widest <= 300,
+        "the inputs stay within one sparse batch of event time; they drifted {widest} ms apart"
+    );
+    let (position, high) = saved.unwrap();
+    let mut resumed = FileSource::<Bid>::open(&specs[0]).unwrap();
+    resumed.seek(&position).unwrap();
+    assert_eq!(
+        resumed.progress(),
+        Some(high),
+        "progress resumes with the position"
+    );
+}

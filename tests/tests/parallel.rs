@@ -152,7 +152,10 @@ fn each_worker_dead_letters_into_its_own_file() {
     dead_ids.sort();
     let mut expected: Vec<String> = (0..8).map(|i| format!("bad{}", i * 50)).collect();
     expected.sort();
-    assert_eq!(dead_ids, expected, "every bad record in exactly one worker's file");
+    assert_eq!(
+        dead_ids, expected,
+        "every bad record in exactly one worker's file"
+    );
 }
 
 /// Runs `p` over `inputs` on `workers` threads with stripes of `stripe` bytes; returns the

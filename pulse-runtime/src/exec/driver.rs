@@ -1,4 +1,5 @@
-//! The single-worker driver: read a batch per source in turn, push it, drain outputs to sinks.
+//! The single-worker driver: read a batch from the input furthest behind, push it, drain
+//! outputs to sinks.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -201,10 +202,32 @@ impl std::fmt::Display for RunSummary {
     }
 }
 
+/// The inputs to read a batch from next: the live one furthest behind in event time when every
+/// live input knows its progress (ties to the lower port), else every live input in turn.
+///
+/// Reading by event time keeps inputs that cover event time at different rates together, so a
+/// join or union buffers only their disorder, not the gap between two files.
+pub fn to_read(sources: &[Box<dyn Source>], live: &[bool], order: &mut Vec<usize>) {
+    order.clear();
+    let mut behind: Option<(i64, usize)> = None;
+    let mut known = true;
+    for port in (0..sources.len()).filter(|&p| live[p]) {
+        match sources[port].progress() {
+            Some(h) if behind.is_none_or(|(b, _)| h < b) => behind = Some((h, port)),
+            Some(_) => {}
+            None => known = false,
+        }
+    }
+    match behind {
+        Some((_, port)) if known => order.push(port),
+        _ => order.extend((0..sources.len()).filter(|&p| live[p])),
+    }
+}
+
 /// Runs `graph` until every source is exhausted, then finishes the sinks.
 ///
-/// Sources take turns, one batch each; a source that ends sends the final watermark, which
-/// fires every window downstream of it. Outputs are drained to their sinks after every batch.
+/// Each round reads a batch from the input furthest behind in event time ([`to_read`]); a
+/// source that ends sends the final watermark, which fires every window downstream of it. Outputs are drained to their sinks after every batch.
 ///
 /// With `checkpointing`, a checkpoint is taken between batches every interval and once more at the
 /// end of input, before the sinks publish; then the store is cleared.
@@ -222,11 +245,11 @@ pub fn run_graph<G: Graph + ?Sized>(
     let mut out_batches: Vec<_> = sinks.iter().map(|s| s.new_batch()).collect();
     let mut live: Vec<bool> = vec![true; sources.len()];
     let mut last_progress = Instant::now();
+    let mut order = Vec::with_capacity(sources.len());
     while live.iter().any(|&l| l) {
-        for (port, src) in sources.iter_mut().enumerate() {
-            if !live[port] {
-                continue;
-            }
+        to_read(&sources, &live, &mut order);
+        for &port in &order {
+            let src = &mut sources[port];
             let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
             graph.push_batch(port, batches[port].as_mut());
             if !more {

@@ -3,5 +3,5 @@
 mod driver;
 mod parallel;
 
-pub use driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph};
+pub use driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph, to_read};
 pub use parallel::{OpenSources, run_parallel};

@@ -428,12 +428,12 @@ fn worker<P: Pipeline>(
         }
         Ok(())
     };
+    let mut order = Vec::with_capacity(sources.len());
     while live.iter().any(|&l| l) {
         link.check()?;
-        for (port, src) in sources.iter_mut().enumerate() {
-            if !live[port] {
-                continue;
-            }
+        super::driver::to_read(&sources, &live, &mut order);
+        for &port in &order {
+            let src = &mut sources[port];
             let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
             g.push_batch(port, batches[port].as_mut());
             if !more {

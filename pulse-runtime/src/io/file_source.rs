@@ -46,6 +46,8 @@ pub struct FileSource<T> {
     current: Option<Reader>,
     dead_letter: Option<BufWriter<File>>,
     stats: SourceStats,
+    /// The largest event time read.
+    high: i64,
     bytes: Vec<u8>,
     record: csv::StringRecord,
     _t: PhantomData<fn() -> T>,
@@ -98,6 +100,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
             current: None,
             dead_letter,
             stats: SourceStats::default(),
+            high: crate::MIN_WATERMARK,
             bytes: Vec::new(),
             record: csv::StringRecord::new(),
             _t: PhantomData,
@@ -195,6 +198,76 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
 
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
         let batch = super::typed::<T>(batch);
+        let from = batch.len();
+        let more = self.read_into(batch, max);
+        self.high = super::high_water(self.high, &batch[from..]);
+        more
+    }
+
+    fn progress(&self) -> Option<i64> {
+        Some(self.high)
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats.clone()
+    }
+
+    fn position(&self) -> Vec<u8> {
+        if !self.split.is_whole() {
+            // A share of the input cannot resume on its own.
+            return Vec::new();
+        }
+        let pos: (u64, u64, u64) = match &self.current {
+            None => (self.next_file as u64, 0, 0),
+            Some(Reader::Jsonl { line, offset, .. }) => (self.next_file as u64 - 1, *offset, *line),
+            Some(Reader::Csv { reader, .. }) => {
+                let p = reader.position();
+                (self.next_file as u64 - 1, p.byte(), p.line())
+            }
+        };
+        super::encode_position(self.files.len(), pos, self.high)
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        if position.is_empty() {
+            return Ok(());
+        }
+        let ((file, offset, line), high): ((u64, u64, u64), i64) =
+            super::decode_position(&self.name, self.files.len(), position)?;
+        self.high = high;
+        self.next_file = file as usize;
+        self.current = None;
+        if offset == 0 || !self.open_next()? {
+            return Ok(());
+        }
+        match self.current.as_mut().expect("opened") {
+            Reader::Jsonl {
+                path,
+                reader,
+                line: l,
+                offset: o,
+                ..
+            } => {
+                use std::io::Seek;
+                reader
+                    .seek(std::io::SeekFrom::Start(offset))
+                    .map_err(|e| Error::io(&*path, e))?;
+                *l = line;
+                *o = offset;
+            }
+            Reader::Csv { path, reader, .. } => {
+                let mut pos = csv::Position::new();
+                pos.set_byte(offset).set_line(line);
+                reader.seek(pos).map_err(|e| csv_error(path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Event + DeserializeOwned> FileSource<T> {
+    /// Appends up to `max` records to `batch`; `false` once the input is exhausted.
+    fn read_into(&mut self, batch: &mut Vec<T>, max: usize) -> Result<bool> {
         while batch.len() < max {
             if self.current.is_none() && !self.open_next()? {
                 if let Some(w) = self.dead_letter.as_mut() {
@@ -333,61 +406,6 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
             }
         }
         Ok(true)
-    }
-
-    fn stats(&self) -> SourceStats {
-        self.stats.clone()
-    }
-
-    fn position(&self) -> Vec<u8> {
-        if !self.split.is_whole() {
-            // A share of the input cannot resume on its own.
-            return Vec::new();
-        }
-        let pos: (u64, u64, u64) = match &self.current {
-            None => (self.next_file as u64, 0, 0),
-            Some(Reader::Jsonl { line, offset, .. }) => (self.next_file as u64 - 1, *offset, *line),
-            Some(Reader::Csv { reader, .. }) => {
-                let p = reader.position();
-                (self.next_file as u64 - 1, p.byte(), p.line())
-            }
-        };
-        super::encode_position(self.files.len(), pos)
-    }
-
-    fn seek(&mut self, position: &[u8]) -> Result<()> {
-        if position.is_empty() {
-            return Ok(());
-        }
-        let (file, offset, line): (u64, u64, u64) =
-            super::decode_position(&self.name, self.files.len(), position)?;
-        self.next_file = file as usize;
-        self.current = None;
-        if offset == 0 || !self.open_next()? {
-            return Ok(());
-        }
-        match self.current.as_mut().expect("opened") {
-            Reader::Jsonl {
-                path,
-                reader,
-                line: l,
-                offset: o,
-                ..
-            } => {
-                use std::io::Seek;
-                reader
-                    .seek(std::io::SeekFrom::Start(offset))
-                    .map_err(|e| Error::io(&*path, e))?;
-                *l = line;
-                *o = offset;
-            }
-            Reader::Csv { path, reader, .. } => {
-                let mut pos = csv::Position::new();
-                pos.set_byte(offset).set_line(line);
-                reader.seek(pos).map_err(|e| csv_error(path, e))?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -41,6 +41,12 @@ pub trait Source {
     fn position(&self) -> Vec<u8> {
         Vec::new()
     }
+    /// The largest event time read so far (`MIN_WATERMARK` before the first record), if the
+    /// source knows its records' event times. A driver with several inputs reads next from the
+    /// one furthest behind, so operators that meet inputs buffer only the disorder between them.
+    fn progress(&self) -> Option<i64> {
+        None
+    }
     /// Continues from a [`position`](Self::position) saved by an earlier run.
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {
@@ -83,9 +89,17 @@ pub(crate) fn typed<T: 'static>(batch: &mut dyn Any) -> &mut Vec<T> {
         .unwrap_or_else(|| panic!("a batch of `{}`", std::any::type_name::<T>()))
 }
 
-/// A file source's position: the number of files it reads and where in them it is.
-pub(crate) fn encode_position<P: serde::Serialize>(files: usize, at: P) -> Vec<u8> {
-    postcard::to_stdvec(&(files as u64, at)).unwrap_or_default()
+/// A file source's position: the number of files it reads, where in them it is, and the
+/// largest event time read so far (so a resumed run picks its inputs in the same order).
+pub(crate) fn encode_position<P: serde::Serialize>(files: usize, at: P, high: i64) -> Vec<u8> {
+    postcard::to_stdvec(&(files as u64, at, high)).unwrap_or_default()
+}
+
+/// The largest event time among `xs`, or `high` if it is larger.
+pub(crate) fn high_water<T: crate::Event>(high: i64, xs: &[T]) -> i64 {
+    xs.iter()
+        .map(|x| x.event_time().millis())
+        .fold(high, i64::max)
 }
 
 /// Decodes an [`encode_position`] record, refusing one taken over a different set of files.
@@ -93,15 +107,16 @@ pub(crate) fn decode_position<P: serde::de::DeserializeOwned>(
     input: &str,
     files: usize,
     position: &[u8],
-) -> Result<P> {
+) -> Result<(P, i64)> {
     let bad = |m: String| crate::Error::config(format!("input `{input}`: cannot resume: {m}"));
-    let (count, at): (u64, P) = postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
+    let (count, at, high): (u64, P, i64) =
+        postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
     if count != files as u64 {
         return Err(bad(format!(
             "the checkpoint saw {count} input files, now there are {files}; start afresh with --fresh"
         )));
     }
-    Ok(at)
+    Ok((at, high))
 }
 
 /// Opens a source of `T` for `spec`; `parquet` opens Parquet inputs (the generated code passes

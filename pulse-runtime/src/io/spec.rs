@@ -128,7 +128,10 @@ impl Split {
         if self.worker == 0 {
             return path.to_path_buf();
         }
-        let stem = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
         let name = match path.extension() {
             Some(ext) => format!("{stem}.worker{}.{}", self.worker, ext.to_string_lossy()),
             None => format!("{stem}.worker{}", self.worker),

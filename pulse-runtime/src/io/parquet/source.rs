@@ -107,14 +107,16 @@ impl<T: Record + ArrowField> Source for ParquetSource<T> {
             Some(_) => (self.next_file as u64 - 1, self.consumed),
             None => (self.next_file as u64, 0),
         };
-        super::super::encode_position(self.files.len(), pos)
+        // Rows carry no event time here (the type need not be an `Event`), so inputs beside a
+        // Parquet one are read in turn.
+        super::super::encode_position(self.files.len(), pos, crate::MIN_WATERMARK)
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {
             return Ok(());
         }
-        let (file, rows): (u64, u64) =
+        let ((file, rows), _): ((u64, u64), i64) =
             super::super::decode_position(&self.name, self.files.len(), position)?;
         let name = self.name.clone();
         let bad = move |m: String| Error::config(format!("input `{name}`: cannot resume: {m}"));
