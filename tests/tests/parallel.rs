@@ -87,6 +87,38 @@ fn stripes_give_every_line_to_exactly_one_worker() {
 }
 
 #[test]
+fn a_striped_source_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lines.jsonl");
+    write_lines(&path, 500);
+    for workers in 2..=3 {
+        for stop_after in [1, 3, 7, 40] {
+            for worker in 0..workers {
+                let split = Split {
+                    worker,
+                    workers,
+                    stripe: 300,
+                };
+                let whole = read_all(&mut split_source(&path, split, BadRecordPolicy::Fail)).unwrap();
+                let mut first = split_source(&path, split, BadRecordPolicy::Fail);
+                let mut batch = first.new_batch();
+                let mut ids = vec![];
+                for _ in 0..stop_after {
+                    first.read_batch(batch.as_mut(), 5).unwrap();
+                    let b = batch.downcast_mut::<Vec<Line>>().unwrap();
+                    ids.extend(b.drain(..).map(|l| l.id));
+                }
+                let mut resumed = split_source(&path, split, BadRecordPolicy::Fail);
+                resumed.seek(&first.position()).unwrap();
+                assert_eq!(resumed.progress(), first.progress());
+                ids.extend(read_all(&mut resumed).unwrap());
+                assert_eq!(ids, whole, "worker {worker} of {workers}, stopped after {stop_after} batches");
+            }
+        }
+    }
+}
+
+#[test]
 fn a_bad_record_in_a_striped_file_names_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lines.jsonl");

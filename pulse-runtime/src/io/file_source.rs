@@ -213,9 +213,15 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
     }
 
     fn position(&self) -> Vec<u8> {
-        if !self.split.is_whole() {
-            // A share of the input cannot resume on its own.
-            return Vec::new();
+        if self.striped() {
+            // A share of a JSON lines file: where the current stripe ends, too.
+            let pos: (u64, u64, u64, u64) = match &self.current {
+                Some(Reader::Jsonl {
+                    line, offset, end, ..
+                }) => (self.next_file as u64 - 1, *offset, *line, *end),
+                _ => (self.next_file as u64, 0, 0, 0),
+            };
+            return super::encode_position(self.files.len(), pos, self.high);
         }
         let pos: (u64, u64, u64) = match &self.current {
             None => (self.next_file as u64, 0, 0),
@@ -230,6 +236,32 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {
+            return Ok(());
+        }
+        if self.striped() {
+            let ((file, offset, line, end), high): ((u64, u64, u64, u64), i64) =
+                super::decode_position(&self.name, self.files.len(), position)?;
+            self.high = high;
+            self.next_file = file as usize;
+            self.current = None;
+            if offset == 0 || !self.open_next()? {
+                return Ok(());
+            }
+            if let Some(Reader::Jsonl {
+                path,
+                reader,
+                line: l,
+                offset: o,
+                end: e,
+                ..
+            }) = self.current.as_mut()
+            {
+                use std::io::Seek;
+                reader
+                    .seek(std::io::SeekFrom::Start(offset))
+                    .map_err(|err| Error::io(&*path, err))?;
+                (*l, *o, *e) = (line, offset, end);
+            }
             return Ok(());
         }
         let ((file, offset, line), high): ((u64, u64, u64), i64) =
@@ -266,6 +298,11 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
 }
 
 impl<T: Event + DeserializeOwned> FileSource<T> {
+    /// Whether this source reads a share of JSON lines files, in stripes.
+    fn striped(&self) -> bool {
+        self.format == Format::Jsonl && !self.split.is_whole()
+    }
+
     /// Appends up to `max` records to `batch`; `false` once the input is exhausted.
     fn read_into(&mut self, batch: &mut Vec<T>, max: usize) -> Result<bool> {
         while batch.len() < max {
