@@ -198,7 +198,7 @@ where
         workers,
     };
     let start = Instant::now();
-    let summary = run_parallel(&p, workers, &open, vec![Box::new(sink)], &opts).unwrap();
+    let summary = run_parallel(&p, workers, &open, vec![Box::new(sink)], &opts, None).unwrap();
     (start.elapsed().as_secs_f64(), summary.outputs[0].1 as usize)
 }
 

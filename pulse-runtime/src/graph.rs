@@ -107,10 +107,15 @@ pub trait Graph {
     }
     /// Backs every operator's keyed state by its keyspace in `store`.
     fn attach(&mut self, store: &CheckpointStore) -> Result<()> {
+        self.attach_as(store, "")
+    }
+    /// Backs every operator's keyed state by the keyspace of `prefix` + its id in `store` (a
+    /// worker of a parallel run keeps its state apart from the others').
+    fn attach_as(&mut self, store: &CheckpointStore, prefix: &str) -> Result<()> {
         let mut err = Ok(());
         self.for_each_operator_mut(&mut |id, op| {
             if err.is_ok() {
-                match store.backing(id) {
+                match store.backing(&format!("{prefix}{id}")) {
                     Ok(b) => op.attach(b),
                     Err(e) => err = Err(e),
                 }

@@ -61,10 +61,11 @@ fn crash_child() {
     pulse::App::new(crashy).run_from(args).unwrap();
 }
 
-fn args(input: &Path, out: &Path, state: &Path) -> Vec<String> {
+fn args(input: &Path, out: &Path, state: &Path, workers: usize) -> Vec<String> {
     let s = |p: &Path| p.display().to_string();
     vec![
         "crashy".into(),
+        format!("--workers={workers}"),
         "--input".into(),
         format!("bids={}", s(input)),
         "--output".into(),
@@ -106,6 +107,17 @@ fn committed(out: &Path) -> (Vec<String>, Vec<(u64, u64, i64)>) {
 
 #[test]
 fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
+    crash(1, KILLS);
+}
+
+/// The same on two workers: each kill lands anywhere in the exchange or a checkpoint's pause,
+/// and the committed output is still the one-worker run's.
+#[test]
+fn sigkill_on_two_workers_loses_and_duplicates_nothing() {
+    crash(2, 12);
+}
+
+fn crash(workers: usize, kills_wanted: u32) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("bids.jsonl");
     let mut w = BufWriter::new(std::fs::File::create(&input).unwrap());
@@ -129,6 +141,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
             &input,
             &reference,
             &dir.path().join("reference-state"),
+            1,
         ))
         .unwrap();
     let want = committed(&reference);
@@ -139,7 +152,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
 
     let crashed = dir.path().join("crashed");
     let state = dir.path().join("crashed-state");
-    let child_args = serde_json::to_string(&args(&input, &crashed, &state)).unwrap();
+    let child_args = serde_json::to_string(&args(&input, &crashed, &state, workers)).unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -149,6 +162,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     eprintln!("crash test seed {seed}");
     let mut kills = 0;
     let mut runs = 0;
+    let mut refused = false;
     let started = Instant::now();
     loop {
         runs += 1;
@@ -159,7 +173,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        if kills < KILLS {
+        if kills < kills_wanted {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
@@ -186,6 +200,28 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
                     "kill {kills:>2}: SIGKILL after {:>3} ms of run {runs} ({resumed})",
                     delay.as_millis()
                 );
+                let saved = || {
+                    let store = pulse::checkpoint::CheckpointStore::open(&state).unwrap();
+                    store.latest().unwrap().is_some()
+                };
+                if workers > 1 && !refused && saved() {
+                    // A checkpoint of two workers does not resume on one.
+                    refused = true;
+                    let other = serde_json::to_string(&args(&input, &crashed, &state, 1)).unwrap();
+                    let out = Command::new(&exe)
+                        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+                        .env(CHILD, &other)
+                        .output()
+                        .unwrap();
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    if err.contains("resuming") || out.status.success() {
+                        panic!("one worker resumed a two-worker checkpoint: {err}");
+                    }
+                    assert!(
+                        err.contains("taken by a run on 2 workers"),
+                        "the error says why: {err}"
+                    );
+                }
                 continue;
             }
         }
@@ -211,8 +247,12 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         started.elapsed().as_secs_f64()
     );
     assert!(
-        kills >= 20,
+        kills >= kills_wanted.min(20),
         "only {kills} kills happened before the run finished"
+    );
+    assert!(
+        workers == 1 || refused,
+        "a one-worker run was tried on a two-worker checkpoint"
     );
 
     let got = committed(&crashed);

@@ -1,6 +1,7 @@
 //! The single-worker driver: read a batch from the input furthest behind, push it, drain
 //! outputs to sinks.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, prune_savepoints};
 use crate::error::Result;
-use crate::graph::Graph;
+use crate::graph::{Dirty, Graph, Snapshot};
 use crate::io::{Sink, Source, SourceStats};
 use crate::time::{MAX_WATERMARK, now_millis};
 
@@ -88,6 +89,24 @@ impl Checkpointing<'_> {
             .iter()
             .map(|s| (s.name().to_string(), s.position()))
             .collect();
+        self.record(state, dirty, &fingerprints, positions, sinks)?;
+        if let Some(budget) = self.memory_budget {
+            self.evicted += graph.evict(budget) as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes one checkpoint of `state`, `dirty` keyed state and source `positions` with the
+    /// sinks' pre-commit records in one atomic fsynced batch; then the sinks publish, and a
+    /// savepoint is exported if due.
+    pub(crate) fn record(
+        &mut self,
+        state: Snapshot,
+        dirty: Dirty,
+        fingerprints: &BTreeMap<String, String>,
+        positions: Vec<(String, Vec<u8>)>,
+        sinks: &mut [Box<dyn Sink>],
+    ) -> Result<()> {
         let mut records = Vec::with_capacity(sinks.len());
         for s in sinks.iter_mut() {
             records.push((s.name().to_string(), s.pre_commit()?));
@@ -109,9 +128,6 @@ impl Checkpointing<'_> {
         self.next_id += 1;
         for (sink, (_, record)) in sinks.iter_mut().zip(&cp.sinks) {
             sink.commit(record)?;
-        }
-        if let Some(budget) = self.memory_budget {
-            self.evicted += graph.evict(budget) as u64;
         }
         self.savepoint_if_due(cp.id)
     }

@@ -4,4 +4,6 @@ mod driver;
 mod parallel;
 
 pub use driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph, to_read};
-pub use parallel::{OpenSources, run_parallel};
+pub use parallel::{
+    OpenSources, ParallelCheckpoints, check_workers, run_parallel, worker_id, worker_input,
+};

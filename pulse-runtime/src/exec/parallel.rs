@@ -13,6 +13,13 @@
 //! serving the exchange until no worker reads any more and no message is in flight (counted
 //! by every sender before it sends, and by the receiver once what the message caused has been
 //! sent on).
+//!
+//! Checkpoints stop the world: the sink thread raises the requested epoch; each worker stops
+//! reading at its next round and keeps serving the exchange until every worker has stopped and
+//! nothing is in flight. Then every element read so far has reached the operator that keeps it,
+//! and each worker sends its results, its state (under `w<N>/`) and its sources' positions
+//! (`<input>@<N>`); the sink thread writes them with the sinks' pre-commits in one atomic batch,
+//! as a one-worker run does, and lets the workers go on.
 
 use std::any::Any;
 use std::sync::Mutex;
@@ -20,9 +27,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering:
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::{RunOptions, RunSummary};
+use std::collections::BTreeMap;
+
+use super::{Checkpointing, RunOptions, RunSummary};
+use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, OutputBatch, Pipeline};
+use crate::graph::{Dirty, Graph, OutputBatch, Pipeline, Snapshot};
 use crate::io::{Sink, Source, SourceStats};
 use crate::time::{MAX_WATERMARK, MIN_WATERMARK, now_millis};
 
@@ -36,8 +46,44 @@ enum Msg {
     Watermark(usize, usize, i64),
 }
 
+/// What a worker sends the sink thread.
+enum ToSinks {
+    /// Results of output `.0`.
+    Results(usize, Box<dyn OutputBatch>),
+    /// Worker `.0`'s part of the requested checkpoint.
+    State(usize, Box<WorkerState>),
+    /// The worker has seen the run done.
+    Done,
+}
+
+/// One worker's part of a checkpoint, with ids and names already made the worker's own.
+struct WorkerState {
+    state: Snapshot,
+    dirty: Dirty,
+    fingerprints: BTreeMap<String, String>,
+    positions: Vec<(String, Vec<u8>)>,
+}
+
+/// The id under which worker `w` keeps operator `id`'s state.
+pub fn worker_id(w: usize, id: &str) -> String {
+    format!("w{w}/{id}")
+}
+
+/// The name under which worker `w`'s position in input `name` is checkpointed.
+pub fn worker_input(w: usize, name: &str) -> String {
+    format!("{name}@{w}")
+}
+
 /// What all workers share.
 struct Shared {
+    /// The checkpoint epoch the sink thread asks for.
+    requested: AtomicU64,
+    /// The last epoch written: workers waiting on it go on.
+    resumed: AtomicU64,
+    /// Workers stopped for the requested epoch.
+    paused: AtomicUsize,
+    /// Set by the sink thread once the run is done (and its last checkpoint written).
+    exit: AtomicBool,
     /// Messages sent and not yet fully handled by their receiver.
     inflight: AtomicI64,
     /// Workers still reading their inputs.
@@ -205,6 +251,40 @@ struct WorkerSummary {
 /// Opens worker `w`'s sources, one per input port.
 pub type OpenSources<'a> = dyn Fn(usize) -> Result<Vec<Box<dyn Source>>> + Sync + 'a;
 
+/// Checkpoints of a parallel run, and the checkpoint it resumes from.
+pub struct ParallelCheckpoints<'a> {
+    /// Where and how often; the memory budget is split evenly between the workers.
+    pub checkpointing: Checkpointing<'a>,
+    /// The checkpoint to resume from, taken by a run with as many workers.
+    pub resume: Option<&'a (Checkpoint, Snapshot)>,
+}
+
+/// Refuses a checkpoint taken by a run with another number of workers: a one-worker run
+/// checkpoints its inputs by name, worker `w` of a parallel run as `name@w`.
+pub fn check_workers(cp: &Checkpoint, inputs: &[&str], workers: usize) -> Result<()> {
+    let mut want: Vec<String> = if workers <= 1 {
+        inputs.iter().map(|n| n.to_string()).collect()
+    } else {
+        (0..workers)
+            .flat_map(|w| inputs.iter().map(move |name| worker_input(w, name)))
+            .collect()
+    };
+    let mut saved: Vec<String> = cp.sources.iter().map(|(n, _)| n.clone()).collect();
+    want.sort();
+    saved.sort();
+    if saved == want {
+        return Ok(());
+    }
+    let took = match saved.iter().filter(|n| n.contains('@')).count() {
+        0 => "one worker".to_string(),
+        n => format!("{} workers", n / inputs.len().max(1)),
+    };
+    Err(Error::config(format!(
+        "the checkpoint was taken by a run on {took}, with inputs {}; resume it on as many workers (--workers), or pass --fresh to start over",
+        saved.join(", ")
+    )))
+}
+
 /// Runs `pipeline` on `workers` threads until every worker's sources are exhausted.
 ///
 /// `open(w)` opens worker `w`'s share of every input (see [`Split`](crate::io::Split)); it is
@@ -222,6 +302,7 @@ pub fn run_parallel<P: Pipeline>(
     open: &OpenSources<'_>,
     mut sinks: Vec<Box<dyn Sink>>,
     opts: &RunOptions,
+    mut checkpoints: Option<ParallelCheckpoints<'_>>,
 ) -> Result<RunSummary> {
     let workers = workers.max(1);
     for (j, port) in P::OUTPUTS.iter().enumerate() {
@@ -235,7 +316,18 @@ pub fn run_parallel<P: Pipeline>(
         }
     }
     let start = Instant::now();
+    let first_checkpoint = checkpoints.as_ref().map_or(0, |c| c.checkpointing.next_id);
+    let store = checkpoints.as_ref().map(|c| c.checkpointing.store);
+    let resume = checkpoints.as_ref().and_then(|c| c.resume);
+    let budget = checkpoints
+        .as_ref()
+        .and_then(|c| c.checkpointing.memory_budget)
+        .map(|b| b / workers);
     let shared = Shared {
+        requested: AtomicU64::new(0),
+        resumed: AtomicU64::new(0),
+        paused: AtomicUsize::new(0),
+        exit: AtomicBool::new(false),
         inflight: AtomicI64::new(0),
         active: AtomicUsize::new(workers),
         failed: AtomicBool::new(false),
@@ -244,7 +336,7 @@ pub fn run_parallel<P: Pipeline>(
     };
     let (senders, inboxes): (Vec<_>, Vec<_>) =
         (0..workers).map(|_| mpsc::sync_channel(CHANNEL)).unzip();
-    let (out_tx, out_rx) = mpsc::sync_channel::<(usize, Box<dyn OutputBatch>)>(CHANNEL);
+    let (out_tx, out_rx) = mpsc::sync_channel::<ToSinks>(CHANNEL);
     let mut panic = None;
     let mut summaries = Vec::with_capacity(workers);
     std::thread::scope(|scope| {
@@ -265,7 +357,16 @@ pub fn run_parallel<P: Pipeline>(
                     handled: 0,
                     sent: Vec::new(),
                 };
-                let r = worker(pipeline, me, workers, open, link, out, opts);
+                let env = WorkerEnv {
+                    me,
+                    workers,
+                    open,
+                    opts,
+                    store,
+                    resume,
+                    budget,
+                };
+                let r = worker(pipeline, &env, link, out);
                 if let Err(e) = &r {
                     let own = !e.to_string().starts_with("stopped: ");
                     shared.fail(own.then(|| clone_error(e)));
@@ -275,7 +376,8 @@ pub fn run_parallel<P: Pipeline>(
         }
         drop(out_tx);
         drop(senders);
-        if let Err(e) = write_results(&out_rx, &mut sinks, &shared, start, opts) {
+        let cp = checkpoints.as_mut().map(|c| &mut c.checkpointing);
+        if let Err(e) = coordinate(&out_rx, &mut sinks, &shared, cp, start, opts) {
             shared.fail(Some(e));
         }
         drop(out_rx);
@@ -306,6 +408,9 @@ pub fn run_parallel<P: Pipeline>(
     for sink in &mut sinks {
         sink.finish()?;
     }
+    if let Some(c) = &checkpoints {
+        c.checkpointing.store.clear()?;
+    }
     let mut inputs: Vec<(String, SourceStats)> = Vec::new();
     let mut late = 0;
     for s in summaries {
@@ -329,7 +434,13 @@ pub fn run_parallel<P: Pipeline>(
         late,
         elapsed: start.elapsed(),
         workers,
-        ..RunSummary::default()
+        checkpoints: checkpoints
+            .as_ref()
+            .map_or(0, |c| c.checkpointing.next_id - first_checkpoint),
+        savepoints: checkpoints
+            .as_ref()
+            .map_or(0, |c| c.checkpointing.savepoints_taken),
+        evicted: 0,
     })
 }
 
@@ -352,44 +463,100 @@ fn clone_error(e: &Error) -> Error {
     }
 }
 
-/// The sink thread: writes every batch the workers send until they are all done.
-fn write_results(
-    rx: &Receiver<(usize, Box<dyn OutputBatch>)>,
+/// The sink thread: writes every batch the workers send, asks for checkpoints and writes them,
+/// and tells the workers to leave once all are done (after a last checkpoint).
+fn coordinate(
+    rx: &Receiver<ToSinks>,
     sinks: &mut [Box<dyn Sink>],
     shared: &Shared,
+    mut checkpointing: Option<&mut Checkpointing<'_>>,
     start: Instant,
     opts: &RunOptions,
 ) -> Result<()> {
+    let workers = shared.read.len();
     let mut last_progress = Instant::now();
+    let mut last_checkpoint = Instant::now();
+    let mut epoch = 0;
+    // Parts of the requested checkpoint received so far, if one is requested.
+    let mut parts: Option<Vec<Option<Box<WorkerState>>>> = None;
+    let (mut done, mut last_requested) = (0, false);
     loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok((port, mut batch)) => sinks[port].write_batch(batch.as_any_mut())?,
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(ToSinks::Results(port, mut batch)) => sinks[port].write_batch(batch.as_any_mut())?,
+            Ok(ToSinks::State(w, st)) => {
+                let all = parts.as_mut().expect("a state answers a request");
+                all[w] = Some(st);
+                if all.iter().all(Option::is_some) {
+                    let c = checkpointing
+                        .as_mut()
+                        .expect("requested with checkpoints on");
+                    let mut state = Snapshot::new();
+                    let (mut dirty, mut fingerprints, mut positions) =
+                        (Dirty::new(), BTreeMap::new(), vec![]);
+                    for part in parts.take().into_iter().flatten().flatten() {
+                        state.extend(part.state);
+                        dirty.extend(part.dirty);
+                        fingerprints.extend(part.fingerprints);
+                        positions.extend(part.positions);
+                    }
+                    c.record(state, dirty, &fingerprints, positions, sinks)?;
+                    last_checkpoint = Instant::now();
+                    shared.paused.store(0, SeqCst);
+                    shared.resumed.store(epoch, SeqCst);
+                    if last_requested {
+                        shared.exit.store(true, SeqCst);
+                    }
+                }
+            }
+            Ok(ToSinks::Done) => done += 1,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        if parts.is_none() && !shared.exit.load(SeqCst) {
+            let due = checkpointing
+                .as_ref()
+                .is_some_and(|c| last_checkpoint.elapsed() >= c.interval);
+            if done == workers && checkpointing.is_none() {
+                shared.exit.store(true, SeqCst);
+            } else if (done == workers && !last_requested) || (due && done < workers) {
+                last_requested = done == workers;
+                epoch += 1;
+                parts = Some((0..workers).map(|_| None).collect());
+                shared.requested.store(epoch, SeqCst);
+            }
         }
         if opts.progress && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
             let read: u64 = shared.read.iter().map(|r| r.load(SeqCst)).sum();
             let written: u64 = sinks.iter().map(|s| s.written()).sum();
             eprintln!(
-                "[{:>6.1}s] read {read} records, wrote {written} ({} workers)",
+                "[{:>6.1}s] read {read} records, wrote {written} ({workers} workers)",
                 start.elapsed().as_secs_f64(),
-                shared.read.len()
             );
         }
     }
 }
 
+/// What a worker is given besides its graph.
+struct WorkerEnv<'a> {
+    me: usize,
+    workers: usize,
+    open: &'a OpenSources<'a>,
+    opts: &'a RunOptions,
+    store: Option<&'a CheckpointStore>,
+    resume: Option<&'a (Checkpoint, Snapshot)>,
+    /// This worker's share of the memory budget for keyed state.
+    budget: Option<usize>,
+}
+
 /// One worker: its graph, its share of the inputs, its end of the exchange.
 fn worker<P: Pipeline>(
     pipeline: &P,
-    me: usize,
-    workers: usize,
-    open: &OpenSources<'_>,
+    env: &WorkerEnv<'_>,
     mut link: Link<'_>,
-    out: SyncSender<(usize, Box<dyn OutputBatch>)>,
-    opts: &RunOptions,
+    out: SyncSender<ToSinks>,
 ) -> Result<WorkerSummary> {
+    let (me, workers) = (env.me, env.workers);
     let mut g = pipeline.build();
     let mut not_send = None;
     g.for_each_exchange(&mut |ex, x| match x {
@@ -403,7 +570,24 @@ fn worker<P: Pipeline>(
             ex + 1
         )));
     }
-    let mut sources = open(me)?;
+    let prefix = worker_id(me, "");
+    let mut sources = (env.open)(me)?;
+    if let Some(store) = env.store {
+        g.attach_as(store, &prefix)?;
+    }
+    if let Some((cp, state)) = env.resume {
+        let mine: Snapshot = state
+            .iter()
+            .filter_map(|(id, b)| Some((id.strip_prefix(&prefix)?.to_string(), b.clone())))
+            .collect();
+        g.restore(&mine)?;
+        for src in sources.iter_mut() {
+            let name = worker_input(me, src.name());
+            if let Some((_, pos)) = cp.sources.iter().find(|(n, _)| *n == name) {
+                src.seek(pos)?;
+            }
+        }
+    }
     let mut batches: Vec<_> = sources.iter().map(|s| s.new_batch()).collect();
     let mut outs = (0..P::OUTPUTS.len())
         .map(|j| {
@@ -423,18 +607,75 @@ fn worker<P: Pipeline>(
                         .output_batch(j)
                         .expect("checked before the workers start"),
                 );
-                out.send((j, full)).map_err(|_| stopped())?;
+                out.send(ToSinks::Results(j, full)).map_err(|_| stopped())?;
             }
+        }
+        Ok(())
+    };
+    // Stops for the requested checkpoint: serves the exchange until every worker has stopped
+    // and nothing is in flight, sends results and state, and waits until it is written.
+    let mut epoch = 0;
+    let mut barrier = |g: &mut dyn Graph,
+                       link: &mut Link<'_>,
+                       outs: &mut Vec<Box<dyn OutputBatch>>,
+                       sources: &[Box<dyn Source>]|
+     -> Result<()> {
+        let requested = link.shared.requested.load(SeqCst);
+        if requested <= epoch {
+            return Ok(());
+        }
+        epoch = requested;
+        link.flush(g)?;
+        link.shared.paused.fetch_add(1, SeqCst);
+        loop {
+            link.serve(g, Duration::from_micros(200))?;
+            if link.shared.paused.load(SeqCst) == workers && link.shared.inflight.load(SeqCst) == 0
+            {
+                break;
+            }
+        }
+        drain(g, outs)?;
+        let named = |m: BTreeMap<String, String>| {
+            m.into_iter()
+                .map(|(id, v)| (worker_id(me, &id), v))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let part = WorkerState {
+            state: g
+                .snapshot()?
+                .into_iter()
+                .map(|(id, b)| (worker_id(me, &id), b))
+                .collect(),
+            dirty: g
+                .take_dirty()
+                .into_iter()
+                .map(|(id, cells)| (worker_id(me, &id), cells))
+                .collect(),
+            fingerprints: named(g.fingerprints()),
+            positions: sources
+                .iter()
+                .map(|s| (worker_input(me, s.name()), s.position()))
+                .collect(),
+        };
+        out.send(ToSinks::State(me, Box::new(part)))
+            .map_err(|_| stopped())?;
+        while link.shared.resumed.load(SeqCst) < epoch {
+            link.check()?;
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        if let Some(budget) = env.budget {
+            g.evict(budget);
         }
         Ok(())
     };
     let mut order = Vec::with_capacity(sources.len());
     while live.iter().any(|&l| l) {
         link.check()?;
+        barrier(&mut g, &mut link, &mut outs, &sources)?;
         super::driver::to_read(&sources, &live, &mut order);
         for &port in &order {
             let src = &mut sources[port];
-            let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
+            let more = src.read_batch(batches[port].as_mut(), env.opts.batch_size.max(1))?;
             g.push_batch(port, batches[port].as_mut());
             if !more {
                 live[port] = false;
@@ -450,11 +691,14 @@ fn worker<P: Pipeline>(
     }
     link.flush(&mut g)?;
     link.shared.active.fetch_sub(1, SeqCst);
-    loop {
+    let mut said_done = false;
+    while !link.shared.exit.load(SeqCst) {
+        barrier(&mut g, &mut link, &mut outs, &sources)?;
         let done = link.serve(&mut g, Duration::from_millis(1))?;
         drain(&mut g, &mut outs)?;
-        if done {
-            break;
+        if done && !said_done {
+            said_done = true;
+            out.send(ToSinks::Done).map_err(|_| stopped())?;
         }
     }
     Ok(WorkerSummary {

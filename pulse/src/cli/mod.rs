@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, Command};
 use pulse_runtime::checkpoint::{CheckpointStore, check_restorable};
 use pulse_runtime::exec::{
-    Checkpointing, RunOptions, RunSummary, Savepoints, run_graph, run_parallel,
+    Checkpointing, ParallelCheckpoints, RunOptions, RunSummary, Savepoints, check_workers,
+    run_graph, run_parallel, worker_id,
 };
 use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec, Split};
 use pulse_runtime::{Error, Graph, Pipeline, Result};
@@ -123,9 +124,7 @@ impl<P: Pipeline> App<P> {
             }
             return Ok(RunSummary::default());
         }
-        if plan.options.workers > 1 {
-            return self.run_parallel(&plan);
-        }
+        let workers = plan.options.workers;
         let mut graph = self.pipeline.build();
         let store = match &plan.checkpoints {
             Some(c) => {
@@ -178,51 +177,44 @@ impl<P: Pipeline> App<P> {
         }
         let mut sink_specs = plan.sinks.clone();
         if let Some((cp, _)) = &resume {
-            if cp.pipeline != P::NAME
-                || cp.sources.len() != plan.sources.len()
-                || cp.sinks.len() != plan.sinks.len()
-            {
+            let dir = store.as_ref().expect("resume comes from a store").dir();
+            if cp.pipeline != P::NAME || cp.sinks.len() != plan.sinks.len() {
                 return Err(Error::config(format!(
-                    "the state in {} belongs to pipeline `{}` with {} inputs and {} outputs; pass --fresh to start over",
-                    store
-                        .as_ref()
-                        .expect("resume comes from a store")
-                        .dir()
-                        .display(),
+                    "the state in {} belongs to pipeline `{}` with {} outputs; pass --fresh to start over",
+                    dir.display(),
                     cp.pipeline,
-                    cp.sources.len(),
                     cp.sinks.len()
                 )));
             }
+            let inputs: Vec<&str> = P::INPUTS.iter().map(|p| p.name).collect();
+            check_workers(cp, &inputs, workers)
+                .map_err(|e| Error::config(format!("{}: {e}", dir.display())))?;
             let allow = plan
                 .checkpoints
                 .as_ref()
                 .is_some_and(|c| c.allow_non_restored_state);
-            check_restorable(cp, &graph.fingerprints(), allow)?;
+            let mut fingerprints = graph.fingerprints();
+            if workers > 1 {
+                fingerprints = (0..workers)
+                    .flat_map(|w| {
+                        fingerprints
+                            .iter()
+                            .map(move |(id, f)| (worker_id(w, id), f.clone()))
+                    })
+                    .collect();
+            }
+            check_restorable(cp, &fingerprints, allow)?;
             for (spec, (_, record)) in sink_specs.iter_mut().zip(&cp.sinks) {
                 spec.resume = Some(record.clone());
             }
         }
-        let mut sources = plan
-            .sources
-            .iter()
-            .enumerate()
-            .map(|(i, s)| self.pipeline.open_source(i, s))
-            .collect::<Result<Vec<_>>>()?;
         let sinks = sink_specs
             .iter()
             .enumerate()
             .map(|(j, s)| self.pipeline.open_sink(j, s))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(s) = &store {
-            graph.attach(s)?;
-        }
         let mut next_id = 1;
-        if let Some((cp, state)) = &resume {
-            graph.restore(state)?;
-            for (src, (_, pos)) in sources.iter_mut().zip(&cp.sources) {
-                src.seek(pos)?;
-            }
+        if let Some((cp, _)) = &resume {
             next_id = cp.id + 1;
             if !plan.quiet {
                 eprintln!(
@@ -247,39 +239,49 @@ impl<P: Pipeline> App<P> {
             }),
             _ => None,
         };
-        let summary = run_graph(&mut graph, sources, sinks, &plan.options, checkpointing)?;
-        if !plan.quiet {
-            eprintln!("{} {summary}", P::NAME);
-        }
-        Ok(summary)
-    }
-
-    /// Runs on `plan.options.workers` threads, each reading its share of every input.
-    fn run_parallel(&self, plan: &Plan) -> Result<RunSummary> {
-        let workers = plan.options.workers;
-        if plan.checkpoints.is_some() {
-            return Err(Error::config(format!(
-                "--workers {workers}: parallel runs take no checkpoints yet; add --no-checkpoints (an interrupted run then starts over)"
-            )));
-        }
-        let sinks = plan
-            .sinks
-            .iter()
-            .enumerate()
-            .map(|(j, s)| self.pipeline.open_sink(j, s))
-            .collect::<Result<Vec<_>>>()?;
-        let open = |w: usize| {
-            plan.sources
+        let summary = if workers > 1 {
+            drop(graph);
+            let open = |w: usize| {
+                plan.sources
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let mut s = s.clone();
+                        s.split = Split::new(w, workers);
+                        self.pipeline.open_source(i, &s)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            };
+            let checkpoints = checkpointing.map(|checkpointing| ParallelCheckpoints {
+                checkpointing,
+                resume: resume.as_ref(),
+            });
+            run_parallel(
+                &self.pipeline,
+                workers,
+                &open,
+                sinks,
+                &plan.options,
+                checkpoints,
+            )?
+        } else {
+            let mut sources = plan
+                .sources
                 .iter()
                 .enumerate()
-                .map(|(i, s)| {
-                    let mut s = s.clone();
-                    s.split = Split::new(w, workers);
-                    self.pipeline.open_source(i, &s)
-                })
-                .collect::<Result<Vec<_>>>()
+                .map(|(i, s)| self.pipeline.open_source(i, s))
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(s) = &store {
+                graph.attach(s)?;
+            }
+            if let Some((cp, state)) = &resume {
+                graph.restore(state)?;
+                for (src, (_, pos)) in sources.iter_mut().zip(&cp.sources) {
+                    src.seek(pos)?;
+                }
+            }
+            run_graph(&mut graph, sources, sinks, &plan.options, checkpointing)?
         };
-        let summary = run_parallel(&self.pipeline, workers, &open, sinks, &plan.options)?;
         if !plan.quiet {
             eprintln!("{} {summary}", P::NAME);
         }
