@@ -145,6 +145,10 @@ impl Link<'_> {
     /// Sends everything the graph holds for other workers, and the watermarks that moved.
     fn flush<G: Graph + ?Sized>(&mut self, g: &mut G) -> Result<()> {
         let workers = self.to.len();
+        if workers <= 1 {
+            // Alone: every key is this worker's, and no one waits for its watermarks.
+            return Ok(());
+        }
         loop {
             let mut msgs = Vec::new();
             let (me, sent) = (self.me, &mut self.sent);
@@ -235,7 +239,7 @@ impl Link<'_> {
             }
             Err(RecvTimeoutError::Timeout) => {}
             // Every other worker has seen the run done (a failure sets `failed`).
-            Err(RecvTimeoutError::Disconnected) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(timeout),
         }
         self.flush(g)?;
         Ok(self.shared.active.load(SeqCst) == 0 && self.shared.inflight.load(SeqCst) == 0)
@@ -294,8 +298,11 @@ pub fn check_workers(cp: &Checkpoint, inputs: &[&str], workers: usize) -> Result
 ///
 /// Every window, join and `process` reads a stream straight from a `key_by` (the macro allows
 /// nothing else on a keyed stream), so each key's state lives on exactly one worker. Fails
-/// before anything runs if an output or exchanged type is not `Send`. Parallel runs take no
-/// checkpoints.
+/// before anything runs if an output or exchanged type is not `Send`.
+///
+/// With `checkpoints`, state and positions are checkpointed every interval and once more at the
+/// end, before the sinks publish (see the module docs); a run resumes from
+/// [`ParallelCheckpoints::resume`], which [`check_workers`] has matched to `workers`.
 pub fn run_parallel<P: Pipeline>(
     pipeline: &P,
     workers: usize,
