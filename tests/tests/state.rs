@@ -304,3 +304,53 @@ fn processing_time_timers_fire_in_a_pipeline() {
     r.processing_time(8_000);
     assert_eq!(r.output::<0>(), [(2, 1)], "the timer survived the restore");
 }
+
+/// Bid counts per auction over sliding 10 s windows, kept a minute past their end: many
+/// windows open at once.
+#[pipeline]
+fn counts(bids: Stream<Bid>) -> Stream<pulse::Window<u64, u64>> {
+    bids.watermark(BoundedOutOfOrderness::millis(0))
+        .key_by(|b| b.auction)
+        .window(Sliding::secs(10, 1))
+        .allowed_lateness(std::time::Duration::from_secs(60))
+        .aggregate(Count)
+}
+
+#[test]
+fn windows_past_the_memory_budget_are_evicted_to_fjall_and_give_the_same_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = input(dir.path(), 30_000, 500);
+    let (small, whole) = (
+        dir.path().join("small.jsonl"),
+        dir.path().join("whole.jsonl"),
+    );
+    let budget = run(
+        counts,
+        &[
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&small),
+            "--state-dir",
+            &s(&dir.path().join("state")),
+            "--checkpoint-interval",
+            "1h",
+            "--memory-budget",
+            "256KiB",
+        ],
+    )
+    .unwrap();
+    run(
+        counts,
+        &["-i", &s(&bids), "-o", &s(&whole), "--no-checkpoints"],
+    )
+    .unwrap();
+    assert!(
+        budget.evicted > 20 && budget.checkpoints > 2,
+        "about 70 windows of 500 keys each pass 256 KiB: {budget}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&small).unwrap(),
+        std::fs::read_to_string(&whole).unwrap()
+    );
+}

@@ -3,15 +3,18 @@
 //! Pairs every left and right element with the same key in the same window and emits
 //! `f(&left, &right)` when the window fires, with timestamp `end - 1`. Elements whose windows
 //! have all fired are dropped and counted.
+//!
+//! Each window's buffered elements are a [`Panes`] pane: with checkpoints on, a cell in fjall,
+//! written when it changed and evicted past the memory budget.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Node, Operator, decode, encode};
+use super::{Node, Operator, PaneState, Panes, decode, encode};
 use crate::error::Result;
-use crate::state::{Key, StateValue};
+use crate::state::{Backing, Key, StateValue};
 use crate::time::MIN_WATERMARK;
 use crate::window::WindowAssigner;
 
@@ -27,18 +30,43 @@ pub enum Either<L, R> {
 type Sides<L, R> = (Vec<(i64, L)>, Vec<(i64, R)>);
 
 #[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-struct State<K: Key, L: StateValue, R: StateValue> {
+struct State {
     wm: i64,
     dropped: u64,
-    windows: BTreeMap<i64, HashMap<K, Sides<L, R>>>,
+}
+
+/// One window's buffered elements, by key and side.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+struct JoinPane<K: Key, L: StateValue, R: StateValue> {
+    keys: HashMap<K, Sides<L, R>>,
+    /// Elements buffered, for the memory estimate.
+    elements: u64,
+}
+
+impl<K: Key, L: StateValue, R: StateValue> Default for JoinPane<K, L, R> {
+    fn default() -> Self {
+        JoinPane {
+            keys: HashMap::new(),
+            elements: 0,
+        }
+    }
+}
+
+impl<K: Key, L: StateValue, R: StateValue> PaneState for JoinPane<K, L, R> {
+    fn bytes(&self) -> usize {
+        let element = std::mem::size_of::<(i64, L)>().max(std::mem::size_of::<(i64, R)>());
+        self.keys.capacity() * (std::mem::size_of::<(K, Sides<L, R>)>() + 8)
+            + self.elements as usize * element
+    }
 }
 
 /// Inner window join state and function.
 pub struct WindowJoin<K: Key, L: StateValue, R: StateValue, O, F, W> {
     assigner: W,
     f: F,
-    st: State<K, L, R>,
+    st: State,
+    windows: Panes<JoinPane<K, L, R>>,
     _t: PhantomData<fn() -> O>,
 }
 
@@ -63,8 +91,8 @@ impl<
             st: State {
                 wm: MIN_WATERMARK,
                 dropped: 0,
-                windows: BTreeMap::new(),
             },
+            windows: Panes::default(),
             _t: PhantomData,
         }
     }
@@ -72,14 +100,16 @@ impl<
     /// Buffers one element of either side.
     #[inline(always)]
     pub fn push(&mut self, x: Either<(K, L), (K, R)>, ts: i64, _out: &mut impl FnMut(O, i64)) {
-        let (wm, windows) = (self.st.wm, &mut self.st.windows);
+        let (wm, windows) = (self.st.wm, &mut self.windows);
         let mut accepted = false;
-        self.assigner.assign(ts, |_, end| {
+        self.assigner.assign(ts, |start, end| {
             if wm >= end - 1 {
                 return;
             }
             accepted = true;
-            let keys = windows.entry(end).or_default();
+            let pane = windows.get_mut(start, end);
+            pane.elements += 1;
+            let keys = &mut pane.keys;
             match &x {
                 Either::Left((k, l)) => keys.entry(k.clone()).or_default().0.push((ts, l.clone())),
                 Either::Right((k, r)) => keys.entry(k.clone()).or_default().1.push((ts, r.clone())),
@@ -96,12 +126,8 @@ impl<
             return;
         }
         self.st.wm = wm;
-        while let Some(e) = self.st.windows.first_entry() {
-            let end = *e.key();
-            if end - 1 > wm {
-                break;
-            }
-            let mut keys: Vec<_> = e.remove().into_iter().collect();
+        while let Some((end, _, pane)) = self.windows.pop_first_if(|end| end - 1 <= wm) {
+            let mut keys: Vec<_> = pane.keys.into_iter().collect();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (_, (mut ls, mut rs)) in keys {
                 ls.sort_by_key(|p| p.0);
@@ -130,14 +156,32 @@ impl<K: Key, L: StateValue, R: StateValue, O, F, W> Operator for WindowJoin<K, L
         )
     }
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
-        encode(&self.st)
+        encode(&(&self.st, self.windows.save()?))
     }
+    #[allow(clippy::type_complexity)]
     fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        self.st = decode(bytes)?;
-        Ok(())
+        let (st, (panes, table)): (State, (Vec<(i64, i64, Option<JoinPane<K, L, R>>)>, Vec<u8>)) =
+            decode(bytes)?;
+        self.st = st;
+        self.windows.load(panes, &table)
     }
     fn late_dropped(&self) -> u64 {
         self.st.dropped
+    }
+    fn identify(&mut self, id: &str) {
+        self.windows.identify(id)
+    }
+    fn attach(&mut self, backing: Backing) {
+        self.windows.attach(backing)
+    }
+    fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.windows.take_dirty()
+    }
+    fn state_bytes(&self) -> usize {
+        self.windows.bytes()
+    }
+    fn evict(&mut self, budget: usize) -> usize {
+        self.windows.evict(budget)
     }
 }
 
@@ -145,6 +189,63 @@ impl<K: Key, L: StateValue, R: StateValue, O, F, W> Operator for WindowJoin<K, L
 mod tests {
     use super::*;
     use crate::window::Tumbling;
+
+    #[test]
+    fn windows_evicted_to_fjall_join_as_resident_ones_and_restore() {
+        use crate::checkpoint::{Checkpoint, CheckpointStore};
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let new = || WindowJoin::new(Tumbling::millis(100), |l: &u32, r: &u32| (*l, *r));
+        let (mut spilled, mut memory) = (new(), new());
+        spilled.identify("j");
+        spilled.attach(store.backing("j").unwrap());
+        let checkpoint = |j: &mut WindowJoin<u8, u32, u32, (u32, u32), _, Tumbling>, id| {
+            let mut snap = crate::Snapshot::new();
+            snap.insert("j".into(), j.snapshot().unwrap().unwrap());
+            let cp = Checkpoint {
+                id,
+                operators: vec![("j".into(), j.fingerprint())],
+                ..Default::default()
+            };
+            store
+                .write(&cp, &snap, &vec![("j".into(), j.take_dirty())])
+                .unwrap();
+        };
+        let (mut a, mut b) = (vec![], vec![]);
+        let mut evicted = 0;
+        for round in 0..5u32 {
+            // Elements for the next 20 windows; the watermark then passes five of them.
+            for i in 0..2_000u32 {
+                let ts = i64::from(round * 500 + i % 2_000);
+                let x = if i % 3 == 0 {
+                    Either::Right(((i % 7) as u8, i))
+                } else {
+                    Either::Left(((i % 7) as u8, i))
+                };
+                spilled.push(x.clone(), ts, &mut |o, t| a.push((o, t)));
+                memory.push(x, ts, &mut |o, t| b.push((o, t)));
+            }
+            checkpoint(&mut spilled, u64::from(round) + 1);
+            let before = spilled.state_bytes();
+            evicted += spilled.evict(before / 4);
+            assert!(spilled.state_bytes() <= before / 4);
+            let wm = i64::from(round * 500 + 499);
+            spilled.on_watermark(wm, &mut |o, t| a.push((o, t)));
+            memory.on_watermark(wm, &mut |o, t| b.push((o, t)));
+            assert_eq!(a, b, "round {round}");
+        }
+        assert!(evicted > 10, "only {evicted} windows left memory");
+        checkpoint(&mut spilled, 9);
+        let (_, snap) = store.latest().unwrap().unwrap();
+        let mut restored = new();
+        restored.attach(store.backing("j").unwrap());
+        restored.restore(&snap["j"]).unwrap();
+        let (mut c, mut d) = (vec![], vec![]);
+        restored.on_watermark(i64::MAX, &mut |o, t| c.push((o, t)));
+        memory.on_watermark(i64::MAX, &mut |o, t| d.push((o, t)));
+        assert!(!d.is_empty());
+        assert_eq!(c, d, "the restored join reads its windows back from fjall");
+    }
 
     #[test]
     fn pairs_same_key_same_window() {

@@ -2,6 +2,7 @@
 
 mod join;
 mod key_by;
+mod panes;
 mod process;
 mod source;
 mod stateless;
@@ -10,6 +11,7 @@ mod window;
 
 pub use join::{Either, WindowJoin};
 pub use key_by::{Exchange, KeyBy};
+pub use panes::{PaneState, Panes};
 pub use process::{Context, NoTimers, Process};
 pub use source::Source;
 pub use stateless::{FilterMap, FilterOp, FlatMap, Inspect, MapOp};

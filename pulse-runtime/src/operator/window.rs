@@ -4,16 +4,20 @@
 //! `W >= end - 1 + lateness`. An element for a fired window inside the lateness updates it and
 //! re-emits the result at once; an element all of whose windows are past cleanup goes to the
 //! late output.
+//!
+//! Aligned windows are [`Panes`]: with checkpoints on, each is a cell in fjall, written when it
+//! changed and evicted past the memory budget. Session windows are kept in memory and saved
+//! whole.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Node, Operator, decode, encode};
+use super::{Node, Operator, Panes, decode, encode};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
-use crate::state::Key;
+use crate::state::{Backing, Key};
 use crate::time::{MIN_WATERMARK, Timestamp};
 use crate::window::{Window, WindowAssigner};
 
@@ -33,8 +37,6 @@ struct SessionWin<A> {
 struct State<K: Key, Acc: crate::state::StateValue> {
     wm: i64,
     late: u64,
-    /// Aligned windows by end: (start, accumulator per key).
-    aligned: BTreeMap<i64, (i64, KeyMap<K, Acc>)>,
     /// Session windows per key.
     sessions: HashMap<K, Vec<SessionWin<Acc>>>,
 }
@@ -45,6 +47,8 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     agg: A,
     lateness: i64,
     st: State<K, A::Acc>,
+    /// Aligned windows: accumulators per key, by end.
+    aligned: Panes<KeyMap<K, A::Acc>>,
     /// Session windows by end: (key, start).
     session_index: BTreeMap<i64, BTreeSet<(K, i64)>>,
     _t: PhantomData<fn(T)>,
@@ -65,9 +69,9 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             st: State {
                 wm: MIN_WATERMARK,
                 late: 0,
-                aligned: BTreeMap::new(),
                 sessions: HashMap::new(),
             },
+            aligned: Panes::default(),
             session_index: BTreeMap::new(),
             _t: PhantomData,
         }
@@ -86,16 +90,14 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             return self.push_session(k, x, ts, gap, out, late);
         }
         let (wm, lateness, agg, aligned) =
-            (self.st.wm, self.lateness, &self.agg, &mut self.st.aligned);
+            (self.st.wm, self.lateness, &self.agg, &mut self.aligned);
         let mut accepted = false;
         self.assigner.assign(ts, |start, end| {
             if wm >= cleanup_time(end, lateness) {
                 return;
             }
             accepted = true;
-            let (_, keys) = aligned
-                .entry(end)
-                .or_insert_with(|| (start, KeyMap::default()));
+            let keys = aligned.get_mut(start, end);
             if let Some(acc) = keys.get_mut(&k) {
                 agg.add(acc, &x, ts);
             } else {
@@ -183,28 +185,30 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         let first_unfired = prev.saturating_add(2); // end - 1 > prev
         let lateness = self.lateness;
         if self.assigner.session_gap().is_none() {
-            for (&end, (start, keys)) in self.st.aligned.range(first_unfired..) {
-                if end - 1 > wm {
-                    break;
-                }
+            let ends: Vec<i64> = self
+                .aligned
+                .ends_from(first_unfired)
+                .take_while(|&end| end - 1 <= wm)
+                .collect();
+            for end in ends {
+                let (start, keys) = self.aligned.read(end).expect("listed");
                 let mut ks: Vec<_> = keys.iter().collect();
                 ks.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, acc) in ks {
                     let w = Window {
                         key: k.clone(),
-                        start: Timestamp::from_millis(*start),
+                        start: Timestamp::from_millis(start),
                         end: Timestamp::from_millis(end),
                         value: self.agg.result(acc),
                     };
                     out(w, end - 1);
                 }
             }
-            while let Some(e) = self.st.aligned.first_entry() {
-                if wm < cleanup_time(*e.key(), lateness) {
-                    break;
-                }
-                e.remove();
-            }
+            while self
+                .aligned
+                .pop_first_if(|end| wm >= cleanup_time(end, lateness))
+                .is_some()
+            {}
             return;
         }
         for (&end, entries) in self.session_index.range(first_unfired..) {
@@ -245,12 +249,9 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
     }
 
     /// Number of windows (aligned) or sessions currently held.
+    /// Windows of panes evicted to fjall are not counted.
     pub fn open_windows(&self) -> usize {
-        self.st
-            .aligned
-            .values()
-            .map(|(_, m)| m.len())
-            .sum::<usize>()
+        self.aligned.resident().map(KeyMap::len).sum::<usize>()
             + self.st.sessions.values().map(Vec::len).sum::<usize>()
     }
 }
@@ -282,10 +283,16 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
         )
     }
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
-        encode(&self.st)
+        encode(&(&self.st, self.aligned.save()?))
     }
+    #[allow(clippy::type_complexity)]
     fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        self.st = decode(bytes)?;
+        let (st, (panes, table)): (
+            State<K, A::Acc>,
+            (Vec<(i64, i64, Option<KeyMap<K, A::Acc>>)>, Vec<u8>),
+        ) = decode(bytes)?;
+        self.st = st;
+        self.aligned.load(panes, &table)?;
         self.session_index.clear();
         for (k, list) in &self.st.sessions {
             for s in list {
@@ -299,6 +306,21 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
     }
     fn late_dropped(&self) -> u64 {
         self.st.late
+    }
+    fn identify(&mut self, id: &str) {
+        self.aligned.identify(id)
+    }
+    fn attach(&mut self, backing: Backing) {
+        self.aligned.attach(backing)
+    }
+    fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.aligned.take_dirty()
+    }
+    fn state_bytes(&self) -> usize {
+        self.aligned.bytes()
+    }
+    fn evict(&mut self, budget: usize) -> usize {
+        self.aligned.evict(budget)
     }
 }
 
@@ -459,6 +481,71 @@ mod tests {
             h.wm(i64::MAX);
         }
         assert_eq!(a.take(), b.take());
+    }
+
+    #[test]
+    fn panes_evicted_to_fjall_come_back_for_elements_firing_and_restore() {
+        use crate::checkpoint::{Checkpoint, CheckpointStore};
+        type Op = WindowAggregate<u32, i64, Count, Sliding>;
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        // Every element lands in ten panes, kept 1000 ms past their end.
+        let new = || Op::new(Sliding::millis(100, 10), 1000, Count);
+        let mut spilled = new();
+        spilled.identify("w");
+        spilled.attach(store.backing("w").unwrap());
+        let mut memory = new();
+        let (mut a, mut b) = (vec![], vec![]);
+        let push = |op: &mut Op, out: &mut Vec<Window<u32, u64>>, ts: i64, k: u32| {
+            op.push((k, ts), ts, &mut |w, _| out.push(w), &mut |_, _| {});
+        };
+        let checkpoint = |op: &mut Op, id: u64| {
+            let mut snap = crate::Snapshot::new();
+            snap.insert("w".into(), op.snapshot().unwrap().unwrap());
+            let cp = Checkpoint {
+                id,
+                operators: vec![("w".into(), op.fingerprint())],
+                ..Default::default()
+            };
+            store
+                .write(&cp, &snap, &vec![("w".into(), op.take_dirty())])
+                .unwrap();
+        };
+        let mut evicted = 0;
+        for round in 0..6i64 {
+            for i in 0..3_000i64 {
+                let ts = round * 300 + i % 300;
+                push(&mut spilled, &mut a, ts, (i * 7 % 400) as u32);
+                push(&mut memory, &mut b, ts, (i * 7 % 400) as u32);
+            }
+            checkpoint(&mut spilled, round as u64 + 1);
+            let before = spilled.state_bytes();
+            evicted += spilled.evict(before / 5);
+            assert!(
+                spilled.state_bytes() <= before / 5,
+                "within the budget after eviction"
+            );
+            let wm = round * 300 + 150;
+            spilled.on_watermark(wm, &mut |w, _| a.push(w));
+            memory.on_watermark(wm, &mut |w, _| b.push(w));
+            assert_eq!(
+                a, b,
+                "round {round}: evicted panes fire and update as resident ones"
+            );
+        }
+        assert!(evicted > 50, "only {evicted} panes left memory");
+        // A restart from the last checkpoint reads every pane back lazily.
+        checkpoint(&mut spilled, 7);
+        let (_, snap) = store.latest().unwrap().unwrap();
+        let mut restored = new();
+        restored.attach(store.backing("w").unwrap());
+        restored.restore(&snap["w"]).unwrap();
+        assert_eq!(restored.open_windows(), 0, "nothing read back yet");
+        let (mut c, mut d) = (vec![], vec![]);
+        restored.on_watermark(i64::MAX, &mut |w, _| c.push(w));
+        memory.on_watermark(i64::MAX, &mut |w, _| d.push(w));
+        assert!(!d.is_empty());
+        assert_eq!(c, d);
     }
 
     #[test]

@@ -236,6 +236,16 @@ impl StateTable {
         Some(value)
     }
 
+    /// The value of cell `key` without keeping a copy in memory (the caller keeps it decoded).
+    pub fn read_through<T: DeserializeOwned>(&mut self, key: &[u8]) -> Option<T> {
+        let value = self.get(key, None);
+        if let Some(c) = self.cells.get(key).filter(|c| !c.dirty) {
+            self.mem -= Cell::size(key, &c.value);
+            self.cells.remove(key);
+        }
+        value
+    }
+
     /// Sets cell `key` to `value`, expiring `ttl` from now.
     pub fn put<T: Serialize + ?Sized>(&mut self, key: &[u8], ttl: Option<Ttl>, value: &T) {
         let at = ttl.map_or(NEVER, |t| self.now.saturating_add(t.ms));
