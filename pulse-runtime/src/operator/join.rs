@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
+use super::panes::SavedPanes;
 use super::{Node, Operator, PaneState, Panes, decode, encode};
 use crate::error::Result;
 use crate::state::{Backing, Key, StateValue};
@@ -66,7 +67,7 @@ pub struct WindowJoin<K: Key, L: StateValue, R: StateValue, O, F, W> {
     assigner: W,
     f: F,
     st: State,
-    windows: Panes<JoinPane<K, L, R>>,
+    windows: Panes<i64, JoinPane<K, L, R>>,
     _t: PhantomData<fn() -> O>,
 }
 
@@ -92,7 +93,7 @@ impl<
                 wm: MIN_WATERMARK,
                 dropped: 0,
             },
-            windows: Panes::default(),
+            windows: Panes::new("pane"),
             _t: PhantomData,
         }
     }
@@ -102,12 +103,12 @@ impl<
     pub fn push(&mut self, x: Either<(K, L), (K, R)>, ts: i64, _out: &mut impl FnMut(O, i64)) {
         let (wm, windows) = (self.st.wm, &mut self.windows);
         let mut accepted = false;
-        self.assigner.assign(ts, |start, end| {
+        self.assigner.assign(ts, |_, end| {
             if wm >= end - 1 {
                 return;
             }
             accepted = true;
-            let pane = windows.get_mut(start, end);
+            let pane = windows.get_mut(&end, JoinPane::default);
             pane.elements += 1;
             let keys = &mut pane.keys;
             match &x {
@@ -126,7 +127,8 @@ impl<
             return;
         }
         self.st.wm = wm;
-        while let Some((end, _, pane)) = self.windows.pop_first_if(|end| end - 1 <= wm) {
+        while let Some(&end) = self.windows.first_key().filter(|&&end| end - 1 <= wm) {
+            let pane = self.windows.remove(&end).expect("listed");
             let mut keys: Vec<_> = pane.keys.into_iter().collect();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (_, (mut ls, mut rs)) in keys {
@@ -158,10 +160,8 @@ impl<K: Key, L: StateValue, R: StateValue, O, F, W> Operator for WindowJoin<K, L
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
         encode(&(&self.st, self.windows.save()?))
     }
-    #[allow(clippy::type_complexity)]
     fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        let (st, (panes, table)): (State, (Vec<(i64, i64, Option<JoinPane<K, L, R>>)>, Vec<u8>)) =
-            decode(bytes)?;
+        let (st, (panes, table)): (State, SavedPanes<i64, JoinPane<K, L, R>>) = decode(bytes)?;
         self.st = st;
         self.windows.load(panes, &table)
     }

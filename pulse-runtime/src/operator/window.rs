@@ -5,16 +5,17 @@
 //! re-emits the result at once; an element all of whose windows are past cleanup goes to the
 //! late output.
 //!
-//! Aligned windows are [`Panes`]: with checkpoints on, each is a cell in fjall, written when it
-//! changed and evicted past the memory budget. Session windows are kept in memory and saved
-//! whole.
+//! Aligned windows (one piece per end) and session windows (one piece per key) are [`Panes`]:
+//! with checkpoints on, each piece is a cell in fjall, written when it changed and evicted past
+//! the memory budget. The index of session ends stays in memory and in every checkpoint.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Node, Operator, Panes, decode, encode};
+use super::panes::SavedPanes;
+use super::{Node, Operator, PaneState, Panes, decode, encode};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
 use crate::state::{Backing, Key};
@@ -32,23 +33,39 @@ struct SessionWin<A> {
     acc: A,
 }
 
+impl<Acc: crate::state::StateValue> PaneState for Vec<SessionWin<Acc>> {
+    fn bytes(&self) -> usize {
+        24 + self.capacity() * std::mem::size_of::<SessionWin<Acc>>()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-struct State<K: Key, Acc: crate::state::StateValue> {
+struct State {
     wm: i64,
     late: u64,
-    /// Session windows per key.
-    sessions: HashMap<K, Vec<SessionWin<Acc>>>,
 }
+
+/// A window's accumulators by key, with its start.
+type Pane<K, Acc> = (i64, KeyMap<K, Acc>);
+
+/// A snapshot: state, panes, sessions and the index of session ends.
+type Saved<K, Acc> = (
+    State,
+    SavedPanes<i64, Pane<K, Acc>>,
+    SavedPanes<K, Vec<SessionWin<Acc>>>,
+    BTreeMap<i64, BTreeSet<(K, i64)>>,
+);
 
 /// The windowed aggregate of a keyed stream.
 pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     assigner: W,
     agg: A,
     lateness: i64,
-    st: State<K, A::Acc>,
-    /// Aligned windows: accumulators per key, by end.
-    aligned: Panes<KeyMap<K, A::Acc>>,
+    st: State,
+    /// Aligned windows by end.
+    aligned: Panes<i64, Pane<K, A::Acc>>,
+    /// Session windows by key.
+    sessions: Panes<K, Vec<SessionWin<A::Acc>>>,
     /// Session windows by end: (key, start).
     session_index: BTreeMap<i64, BTreeSet<(K, i64)>>,
     _t: PhantomData<fn(T)>,
@@ -69,9 +86,9 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             st: State {
                 wm: MIN_WATERMARK,
                 late: 0,
-                sessions: HashMap::new(),
             },
-            aligned: Panes::default(),
+            aligned: Panes::new("pane"),
+            sessions: Panes::new("sessions"),
             session_index: BTreeMap::new(),
             _t: PhantomData,
         }
@@ -97,7 +114,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 return;
             }
             accepted = true;
-            let keys = aligned.get_mut(start, end);
+            let (_, keys) = aligned.get_mut(&end, || (start, KeyMap::default()));
             if let Some(acc) = keys.get_mut(&k) {
                 agg.add(acc, &x, ts);
             } else {
@@ -138,7 +155,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         }
         let mut acc = self.agg.init();
         self.agg.add(&mut acc, &x, ts);
-        let list = self.st.sessions.entry(k.clone()).or_default();
+        let list = self.sessions.get_mut(&k, Vec::new);
         // Merging can grow the new session until it reaches a further one: repeat until stable.
         loop {
             let before = list.len();
@@ -187,11 +204,12 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         if self.assigner.session_gap().is_none() {
             let ends: Vec<i64> = self
                 .aligned
-                .ends_from(first_unfired)
+                .keys_from(&first_unfired)
+                .copied()
                 .take_while(|&end| end - 1 <= wm)
                 .collect();
             for end in ends {
-                let (start, keys) = self.aligned.read(end).expect("listed");
+                let &(start, ref keys) = self.aligned.get(&end).expect("listed");
                 let mut ks: Vec<_> = keys.iter().collect();
                 ks.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, acc) in ks {
@@ -204,11 +222,12 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                     out(w, end - 1);
                 }
             }
-            while self
-                .aligned
-                .pop_first_if(|end| wm >= cleanup_time(end, lateness))
-                .is_some()
-            {}
+            while let Some(&end) = self.aligned.first_key() {
+                if wm < cleanup_time(end, lateness) {
+                    break;
+                }
+                self.aligned.remove(&end);
+            }
             return;
         }
         for (&end, entries) in self.session_index.range(first_unfired..) {
@@ -216,9 +235,10 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 break;
             }
             for (k, start) in entries {
-                let s = self.st.sessions[k]
-                    .iter()
-                    .find(|s| s.start == *start && s.end == end);
+                let s = self
+                    .sessions
+                    .get(k)
+                    .and_then(|list| list.iter().find(|s| s.start == *start && s.end == end));
                 let s = s.expect("session index and sessions agree");
                 let w = Window {
                     key: k.clone(),
@@ -235,14 +255,11 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             }
             let end = *e.key();
             for (k, start) in e.remove() {
-                let list = self
-                    .st
-                    .sessions
-                    .get_mut(&k)
-                    .expect("indexed key has sessions");
+                assert!(self.sessions.contains(&k), "indexed key has sessions");
+                let list = self.sessions.get_mut(&k, Vec::new);
                 list.retain(|s| !(s.start == start && s.end == end));
                 if list.is_empty() {
-                    self.st.sessions.remove(&k);
+                    self.sessions.remove(&k);
                 }
             }
         }
@@ -251,8 +268,15 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
     /// Number of windows (aligned) or sessions currently held.
     /// Windows of panes evicted to fjall are not counted.
     pub fn open_windows(&self) -> usize {
-        self.aligned.resident().map(KeyMap::len).sum::<usize>()
-            + self.st.sessions.values().map(Vec::len).sum::<usize>()
+        self.aligned
+            .resident()
+            .map(|(_, (_, m))| m.len())
+            .sum::<usize>()
+            + self
+                .sessions
+                .resident()
+                .map(|(_, l)| l.len())
+                .sum::<usize>()
     }
 }
 
@@ -283,44 +307,47 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
         )
     }
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
-        encode(&(&self.st, self.aligned.save()?))
+        encode(&(
+            &self.st,
+            self.aligned.save()?,
+            self.sessions.save()?,
+            &self.session_index,
+        ))
     }
-    #[allow(clippy::type_complexity)]
     fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        let (st, (panes, table)): (
-            State<K, A::Acc>,
-            (Vec<(i64, i64, Option<KeyMap<K, A::Acc>>)>, Vec<u8>),
-        ) = decode(bytes)?;
+        let (st, (panes, pane_table), (sessions, session_table), index): Saved<K, A::Acc> =
+            decode(bytes)?;
         self.st = st;
-        self.aligned.load(panes, &table)?;
-        self.session_index.clear();
-        for (k, list) in &self.st.sessions {
-            for s in list {
-                self.session_index
-                    .entry(s.end)
-                    .or_default()
-                    .insert((k.clone(), s.start));
-            }
-        }
+        self.aligned.load(panes, &pane_table)?;
+        self.sessions.load(sessions, &session_table)?;
+        self.session_index = index;
         Ok(())
     }
     fn late_dropped(&self) -> u64 {
         self.st.late
     }
     fn identify(&mut self, id: &str) {
-        self.aligned.identify(id)
+        self.aligned.identify(id);
+        self.sessions.identify(id);
     }
     fn attach(&mut self, backing: Backing) {
-        self.aligned.attach(backing)
+        self.aligned.attach(backing.clone());
+        self.sessions.attach(backing);
     }
     fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.aligned.take_dirty()
+        let mut cells = self.aligned.take_dirty();
+        cells.extend(self.sessions.take_dirty());
+        cells
     }
     fn state_bytes(&self) -> usize {
-        self.aligned.bytes()
+        self.aligned.bytes() + self.sessions.bytes()
     }
     fn evict(&mut self, budget: usize) -> usize {
-        self.aligned.evict(budget)
+        let panes = budget.saturating_sub(self.sessions.bytes());
+        let n = self.aligned.evict(panes);
+        n + self
+            .sessions
+            .evict(budget.saturating_sub(self.aligned.bytes()))
     }
 }
 
@@ -546,6 +573,73 @@ mod tests {
         memory.on_watermark(i64::MAX, &mut |w, _| d.push(w));
         assert!(!d.is_empty());
         assert_eq!(c, d);
+    }
+
+    #[test]
+    fn sessions_evicted_to_fjall_merge_fire_and_restore_as_resident_ones() {
+        use crate::checkpoint::{Checkpoint, CheckpointStore};
+        type Op = WindowAggregate<u32, i64, Count, Session>;
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let new = || Op::new(Session::millis(50), 200, Count);
+        let mut spilled = new();
+        spilled.attach(store.backing("s").unwrap());
+        let mut memory = new();
+        let checkpoint = |op: &mut Op, id: u64| {
+            let mut snap = crate::Snapshot::new();
+            snap.insert("s".into(), op.snapshot().unwrap().unwrap());
+            let cp = Checkpoint {
+                id,
+                operators: vec![("s".into(), op.fingerprint())],
+                ..Default::default()
+            };
+            store
+                .write(&cp, &snap, &vec![("s".into(), op.take_dirty())])
+                .unwrap();
+        };
+        let (mut a, mut b) = (vec![], vec![]);
+        let mut evicted = 0;
+        for round in 0..6i64 {
+            for i in 0..4_000i64 {
+                // 2000 keys, each active every other round, with gaps that merge and split.
+                let k = (i % 2_000) as u32;
+                if (i64::from(k) + round) % 2 == 0 {
+                    continue;
+                }
+                let ts = round * 100 + (i * 13) % 90;
+                spilled.push((k, ts), ts, &mut |w, _| a.push(w), &mut |_, _| {});
+                memory.push((k, ts), ts, &mut |w, _| b.push(w), &mut |_, _| {});
+            }
+            checkpoint(&mut spilled, round as u64 + 1);
+            let before = spilled.state_bytes();
+            evicted += spilled.evict(before / 4);
+            assert!(spilled.state_bytes() <= before / 4);
+            let wm = round * 100 + 20;
+            spilled.on_watermark(wm, &mut |w, _| a.push(w));
+            memory.on_watermark(wm, &mut |w, _| b.push(w));
+            assert!(
+                a == b,
+                "round {round}: {} results against {}",
+                a.len(),
+                b.len()
+            );
+        }
+        assert!(evicted > 1_000, "only {evicted} keys' sessions left memory");
+        checkpoint(&mut spilled, 7);
+        let (_, snap) = store.latest().unwrap().unwrap();
+        let mut restored = new();
+        restored.attach(store.backing("s").unwrap());
+        restored.restore(&snap["s"]).unwrap();
+        let (mut c, mut d) = (vec![], vec![]);
+        restored.on_watermark(i64::MAX, &mut |w, _| c.push(w));
+        memory.on_watermark(i64::MAX, &mut |w, _| d.push(w));
+        assert!(!d.is_empty());
+        assert!(
+            c == d,
+            "the restored operator reads its sessions back from fjall: {} results against {}",
+            c.len(),
+            d.len()
+        );
     }
 
     #[test]
