@@ -82,15 +82,13 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     #[inline]
     pub fn get_mut(&mut self, pk: &PK, init: impl FnOnce() -> V) -> &mut V {
         self.clock += 1;
-        if !self.map.contains_key(pk) {
-            let slot = Slot {
-                value: Some(init()),
-                dirty: true,
-                touched: 0,
-            };
-            self.map.insert(pk.clone(), slot);
-        }
-        let slot = self.map.get_mut(pk).expect("inserted");
+        // One lookup; the clone is an `i64` for panes, and a key the caller clones anyway for
+        // sessions.
+        let slot = self.map.entry(pk.clone()).or_insert_with(|| Slot {
+            value: Some(init()),
+            dirty: true,
+            touched: 0,
+        });
         slot.dirty = true;
         slot.touched = self.clock;
         read_back(&mut self.table, self.name, pk, &mut slot.value)
