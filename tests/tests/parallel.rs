@@ -409,3 +409,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(run_on(canonical, &[&path], &out, workers, stripe), one);
     }
 }
+
+#[test]
+fn a_missing_input_creates_no_output_on_one_worker_or_two() {
+    for workers in ["1", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let err = pulse::App::new(counts)
+            .run_from([
+                "counts",
+                "-q",
+                "--no-checkpoints",
+                "--workers",
+                workers,
+                "-i",
+                &dir.path().join("missing.csv").display().to_string(),
+                "-o",
+                &out.join("counts.jsonl").display().to_string(),
+            ])
+            .unwrap_err();
+        assert!(err.to_string().contains("missing.csv"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+        assert!(left.is_empty(), "{workers} workers left {left:?}");
+    }
+}

@@ -208,11 +208,14 @@ impl<P: Pipeline> App<P> {
                 spec.resume = Some(record.clone());
             }
         }
-        let sinks = sink_specs
-            .iter()
-            .enumerate()
-            .map(|(j, s)| self.pipeline.open_sink(j, s))
-            .collect::<Result<Vec<_>>>()?;
+        // Sinks open after the sources, so a bad input binding creates no output file.
+        let open_sinks = || {
+            sink_specs
+                .iter()
+                .enumerate()
+                .map(|(j, s)| self.pipeline.open_sink(j, s))
+                .collect::<Result<Vec<_>>>()
+        };
         let mut next_id = 1;
         if let Some((cp, _)) = &resume {
             next_id = cp.id + 1;
@@ -252,6 +255,9 @@ impl<P: Pipeline> App<P> {
                     })
                     .collect::<Result<Vec<_>>>()
             };
+            // Worker 0's share opens as a check of every binding; each worker opens its own.
+            drop(open(0)?);
+            let sinks = open_sinks()?;
             let checkpoints = checkpointing.map(|checkpointing| ParallelCheckpoints {
                 checkpointing,
                 resume: resume.as_ref(),
@@ -271,6 +277,7 @@ impl<P: Pipeline> App<P> {
                 .enumerate()
                 .map(|(i, s)| self.pipeline.open_source(i, s))
                 .collect::<Result<Vec<_>>>()?;
+            let sinks = open_sinks()?;
             if let Some(s) = &store {
                 graph.attach(s)?;
             }
