@@ -354,3 +354,53 @@ fn windows_past_the_memory_budget_are_evicted_to_fjall_and_give_the_same_output(
         std::fs::read_to_string(&whole).unwrap()
     );
 }
+
+#[test]
+fn two_workers_past_the_memory_budget_evict_and_give_the_rows_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = input(dir.path(), 30_000, 500);
+    let (small, whole) = (
+        dir.path().join("small.jsonl"),
+        dir.path().join("whole.jsonl"),
+    );
+    let budget = run(
+        counts,
+        &[
+            "--workers",
+            "2",
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&small),
+            "--state-dir",
+            &s(&dir.path().join("state")),
+            "--checkpoint-interval",
+            "1h",
+            "--memory-budget",
+            "256KiB",
+        ],
+    )
+    .unwrap();
+    run(
+        counts,
+        &["-i", &s(&bids), "-o", &s(&whole), "--no-checkpoints"],
+    )
+    .unwrap();
+    assert!(
+        budget.evicted > 10 && budget.checkpoints > 2,
+        "the budget triggers checkpoints and eviction on two workers: {budget}"
+    );
+    let sorted = |p: &Path| {
+        let mut lines: Vec<String> = std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert!(
+        sorted(&small) == sorted(&whole),
+        "the same rows as one worker"
+    );
+}

@@ -94,6 +94,8 @@ struct Shared {
     error: Mutex<Option<Error>>,
     /// Records read, per worker (for the progress line).
     read: Vec<AtomicU64>,
+    /// Bytes of keyed state in memory, per worker (for the memory budget).
+    state: Vec<AtomicUsize>,
 }
 
 impl Shared {
@@ -250,6 +252,8 @@ impl Link<'_> {
 struct WorkerSummary {
     inputs: Vec<(String, SourceStats)>,
     late: u64,
+    /// State pieces evicted past the worker's share of the memory budget.
+    evicted: u64,
 }
 
 /// Opens worker `w`'s sources, one per input port.
@@ -340,6 +344,7 @@ pub fn run_parallel<P: Pipeline>(
         failed: AtomicBool::new(false),
         error: Mutex::new(None),
         read: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+        state: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
     };
     let (senders, inboxes): (Vec<_>, Vec<_>) =
         (0..workers).map(|_| mpsc::sync_channel(CHANNEL)).unzip();
@@ -419,9 +424,10 @@ pub fn run_parallel<P: Pipeline>(
         c.checkpointing.store.clear()?;
     }
     let mut inputs: Vec<(String, SourceStats)> = Vec::new();
-    let mut late = 0;
+    let (mut late, mut evicted) = (0, 0);
     for s in summaries {
         late += s.late;
+        evicted += s.evicted;
         for (i, (name, st)) in s.inputs.into_iter().enumerate() {
             if inputs.len() <= i {
                 inputs.push((name, SourceStats::default()));
@@ -447,7 +453,7 @@ pub fn run_parallel<P: Pipeline>(
         savepoints: checkpoints
             .as_ref()
             .map_or(0, |c| c.checkpointing.savepoints_taken),
-        evicted: 0,
+        evicted,
     })
 }
 
@@ -520,9 +526,11 @@ fn coordinate(
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
         if parts.is_none() && !shared.exit.load(SeqCst) {
-            let due = checkpointing
-                .as_ref()
-                .is_some_and(|c| last_checkpoint.elapsed() >= c.interval);
+            let state: usize = shared.state.iter().map(|b| b.load(SeqCst)).sum();
+            let due = checkpointing.as_ref().is_some_and(|c| {
+                last_checkpoint.elapsed() >= c.interval
+                    || c.memory_budget.is_some_and(|b| state > b)
+            });
             if done == workers && checkpointing.is_none() {
                 shared.exit.store(true, SeqCst);
             } else if (done == workers && !last_requested) || (due && done < workers) {
@@ -622,6 +630,7 @@ fn worker<P: Pipeline>(
     // Stops for the requested checkpoint: serves the exchange until every worker has stopped
     // and nothing is in flight, sends results and state, and waits until it is written.
     let mut epoch = 0;
+    let mut evicted = 0;
     let mut barrier = |g: &mut dyn Graph,
                        link: &mut Link<'_>,
                        outs: &mut Vec<Box<dyn OutputBatch>>,
@@ -671,7 +680,8 @@ fn worker<P: Pipeline>(
             std::thread::sleep(Duration::from_micros(100));
         }
         if let Some(budget) = env.budget {
-            g.evict(budget);
+            evicted += g.evict(budget) as u64;
+            link.shared.state[me].store(g.state_bytes(), SeqCst);
         }
         Ok(())
     };
@@ -695,6 +705,9 @@ fn worker<P: Pipeline>(
         drain(&mut g, &mut outs)?;
         let read: u64 = sources.iter().map(|s| s.stats().records).sum();
         link.shared.read[me].store(read, SeqCst);
+        if env.budget.is_some() {
+            link.shared.state[me].store(g.state_bytes(), SeqCst);
+        }
     }
     link.flush(&mut g)?;
     link.shared.active.fetch_sub(1, SeqCst);
@@ -714,5 +727,6 @@ fn worker<P: Pipeline>(
             .map(|s| (s.name().to_string(), s.stats()))
             .collect(),
         late: g.late_dropped(),
+        evicted,
     })
 }
