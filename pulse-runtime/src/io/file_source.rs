@@ -212,23 +212,17 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
         self.stats.clone()
     }
 
+    /// File, byte offset, line, the end of the current stripe (`u64::MAX` unless striped), and
+    /// the largest event time read.
     fn position(&self) -> Vec<u8> {
-        if self.striped() {
-            // A share of a JSON lines file: where the current stripe ends, too.
-            let pos: (u64, u64, u64, u64) = match &self.current {
-                Some(Reader::Jsonl {
-                    line, offset, end, ..
-                }) => (self.next_file as u64 - 1, *offset, *line, *end),
-                _ => (self.next_file as u64, 0, 0, 0),
-            };
-            return super::encode_position(self.files.len(), pos, self.high);
-        }
-        let pos: (u64, u64, u64) = match &self.current {
-            None => (self.next_file as u64, 0, 0),
-            Some(Reader::Jsonl { line, offset, .. }) => (self.next_file as u64 - 1, *offset, *line),
+        let pos: (u64, u64, u64, u64) = match &self.current {
+            None => (self.next_file as u64, 0, 0, u64::MAX),
+            Some(Reader::Jsonl {
+                line, offset, end, ..
+            }) => (self.next_file as u64 - 1, *offset, *line, *end),
             Some(Reader::Csv { reader, .. }) => {
                 let p = reader.position();
-                (self.next_file as u64 - 1, p.byte(), p.line())
+                (self.next_file as u64 - 1, p.byte(), p.line(), u64::MAX)
             }
         };
         super::encode_position(self.files.len(), pos, self.high)
@@ -238,33 +232,7 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
         if position.is_empty() {
             return Ok(());
         }
-        if self.striped() {
-            let ((file, offset, line, end), high): ((u64, u64, u64, u64), i64) =
-                super::decode_position(&self.name, self.files.len(), position)?;
-            self.high = high;
-            self.next_file = file as usize;
-            self.current = None;
-            if offset == 0 || !self.open_next()? {
-                return Ok(());
-            }
-            if let Some(Reader::Jsonl {
-                path,
-                reader,
-                line: l,
-                offset: o,
-                end: e,
-                ..
-            }) = self.current.as_mut()
-            {
-                use std::io::Seek;
-                reader
-                    .seek(std::io::SeekFrom::Start(offset))
-                    .map_err(|err| Error::io(&*path, err))?;
-                (*l, *o, *e) = (line, offset, end);
-            }
-            return Ok(());
-        }
-        let ((file, offset, line), high): ((u64, u64, u64), i64) =
+        let ((file, offset, line, end), high): ((u64, u64, u64, u64), i64) =
             super::decode_position(&self.name, self.files.len(), position)?;
         self.high = high;
         self.next_file = file as usize;
@@ -278,14 +246,14 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                 reader,
                 line: l,
                 offset: o,
+                end: e,
                 ..
             } => {
                 use std::io::Seek;
                 reader
                     .seek(std::io::SeekFrom::Start(offset))
-                    .map_err(|e| Error::io(&*path, e))?;
-                *l = line;
-                *o = offset;
+                    .map_err(|err| Error::io(&*path, err))?;
+                (*l, *o, *e) = (line, offset, end);
             }
             Reader::Csv { path, reader, .. } => {
                 let mut pos = csv::Position::new();
@@ -298,11 +266,6 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
 }
 
 impl<T: Event + DeserializeOwned> FileSource<T> {
-    /// Whether this source reads a share of JSON lines files, in stripes.
-    fn striped(&self) -> bool {
-        self.format == Format::Jsonl && !self.split.is_whole()
-    }
-
     /// Appends up to `max` records to `batch`; `false` once the input is exhausted.
     fn read_into(&mut self, batch: &mut Vec<T>, max: usize) -> Result<bool> {
         while batch.len() < max {
