@@ -316,47 +316,9 @@ fn counts(bids: Stream<Bid>) -> Stream<pulse::Window<u64, u64>> {
         .aggregate(Count)
 }
 
-#[test]
-fn windows_past_the_memory_budget_are_evicted_to_fjall_and_give_the_same_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let bids = input(dir.path(), 30_000, 500);
-    let (small, whole) = (
-        dir.path().join("small.jsonl"),
-        dir.path().join("whole.jsonl"),
-    );
-    let budget = run(
-        counts,
-        &[
-            "-i",
-            &s(&bids),
-            "-o",
-            &s(&small),
-            "--state-dir",
-            &s(&dir.path().join("state")),
-            "--checkpoint-interval",
-            "1h",
-            "--memory-budget",
-            "256KiB",
-        ],
-    )
-    .unwrap();
-    run(
-        counts,
-        &["-i", &s(&bids), "-o", &s(&whole), "--no-checkpoints"],
-    )
-    .unwrap();
-    assert!(
-        budget.evicted > 20 && budget.checkpoints > 2,
-        "about 70 windows of 500 keys each pass 256 KiB: {budget}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&small).unwrap(),
-        std::fs::read_to_string(&whole).unwrap()
-    );
-}
-
-#[test]
-fn two_workers_past_the_memory_budget_evict_and_give_the_rows_of_one() {
+/// Runs `counts` over 30 k bids on `workers` threads under a 256 KiB budget, and once on one
+/// worker without checkpoints; returns the first run's summary and both outputs.
+fn counts_under_budget(workers: &str) -> (pulse::exec::RunSummary, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let bids = input(dir.path(), 30_000, 500);
     let (small, whole) = (
@@ -367,7 +329,7 @@ fn two_workers_past_the_memory_budget_evict_and_give_the_rows_of_one() {
         counts,
         &[
             "--workers",
-            "2",
+            workers,
             "-i",
             &s(&bids),
             "-o",
@@ -386,19 +348,32 @@ fn two_workers_past_the_memory_budget_evict_and_give_the_rows_of_one() {
         &["-i", &s(&bids), "-o", &s(&whole), "--no-checkpoints"],
     )
     .unwrap();
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+    (budget, read(&small), read(&whole))
+}
+
+#[test]
+fn windows_past_the_memory_budget_are_evicted_to_fjall_and_give_the_same_output() {
+    let (budget, small, whole) = counts_under_budget("1");
+    assert!(
+        budget.evicted > 20 && budget.checkpoints > 2,
+        "about 70 windows of 500 keys each pass 256 KiB: {budget}"
+    );
+    assert_eq!(small, whole);
+}
+
+#[test]
+fn two_workers_past_the_memory_budget_evict_and_give_the_rows_of_one() {
+    let (budget, small, whole) = counts_under_budget("2");
     assert!(
         budget.evicted > 10 && budget.checkpoints > 2,
         "the budget triggers checkpoints and eviction on two workers: {budget}"
     );
-    let sorted = |p: &Path| {
-        let mut lines: Vec<String> = std::fs::read_to_string(p)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
+    fn sorted(text: &str) -> Vec<&str> {
+        let mut lines: Vec<&str> = text.lines().collect();
         lines.sort();
         lines
-    };
+    }
     assert!(
         sorted(&small) == sorted(&whole),
         "the same rows as one worker"

@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn windows_evicted_to_fjall_join_as_resident_ones_and_restore() {
-        use crate::checkpoint::{Checkpoint, CheckpointStore};
+        use crate::checkpoint::CheckpointStore;
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::open(dir.path()).unwrap();
         let new = || WindowJoin::new(Tumbling::millis(100), |l: &u32, r: &u32| (*l, *r));
@@ -200,16 +200,7 @@ mod tests {
         spilled.identify("j");
         spilled.attach(store.backing("j").unwrap());
         let checkpoint = |j: &mut WindowJoin<u8, u32, u32, (u32, u32), _, Tumbling>, id| {
-            let mut snap = crate::Snapshot::new();
-            snap.insert("j".into(), j.snapshot().unwrap().unwrap());
-            let cp = Checkpoint {
-                id,
-                operators: vec![("j".into(), j.fingerprint())],
-                ..Default::default()
-            };
-            store
-                .write(&cp, &snap, &vec![("j".into(), j.take_dirty())])
-                .unwrap();
+            crate::operator::write_checkpoint(&store, id, "j", j)
         };
         let (mut a, mut b) = (vec![], vec![]);
         let mut evicted = 0;

@@ -83,3 +83,24 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> 
         message: format!("cannot decode saved state: {e}"),
     })
 }
+
+/// Writes checkpoint `id` of one operator, named `name`, into `store`, as the driver does: its
+/// snapshot and its dirty keyed state in one batch.
+#[cfg(test)]
+pub(crate) fn write_checkpoint(
+    store: &crate::checkpoint::CheckpointStore,
+    id: u64,
+    name: &str,
+    op: &mut dyn Operator,
+) {
+    let mut snap = crate::Snapshot::new();
+    snap.insert(name.into(), op.snapshot().unwrap().unwrap());
+    let cp = crate::checkpoint::Checkpoint {
+        id,
+        operators: vec![(name.into(), op.fingerprint())],
+        ..Default::default()
+    };
+    store
+        .write(&cp, &snap, &vec![(name.into(), op.take_dirty())])
+        .unwrap();
+}

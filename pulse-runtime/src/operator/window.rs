@@ -512,7 +512,7 @@ mod tests {
 
     #[test]
     fn panes_evicted_to_fjall_come_back_for_elements_firing_and_restore() {
-        use crate::checkpoint::{Checkpoint, CheckpointStore};
+        use crate::checkpoint::CheckpointStore;
         type Op = WindowAggregate<u32, i64, Count, Sliding>;
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::open(dir.path()).unwrap();
@@ -526,18 +526,8 @@ mod tests {
         let push = |op: &mut Op, out: &mut Vec<Window<u32, u64>>, ts: i64, k: u32| {
             op.push((k, ts), ts, &mut |w, _| out.push(w), &mut |_, _| {});
         };
-        let checkpoint = |op: &mut Op, id: u64| {
-            let mut snap = crate::Snapshot::new();
-            snap.insert("w".into(), op.snapshot().unwrap().unwrap());
-            let cp = Checkpoint {
-                id,
-                operators: vec![("w".into(), op.fingerprint())],
-                ..Default::default()
-            };
-            store
-                .write(&cp, &snap, &vec![("w".into(), op.take_dirty())])
-                .unwrap();
-        };
+        let checkpoint =
+            |op: &mut Op, id: u64| crate::operator::write_checkpoint(&store, id, "w", op);
         let mut evicted = 0;
         for round in 0..6i64 {
             for i in 0..3_000i64 {
@@ -577,7 +567,7 @@ mod tests {
 
     #[test]
     fn sessions_evicted_to_fjall_merge_fire_and_restore_as_resident_ones() {
-        use crate::checkpoint::{Checkpoint, CheckpointStore};
+        use crate::checkpoint::CheckpointStore;
         type Op = WindowAggregate<u32, i64, Count, Session>;
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::open(dir.path()).unwrap();
@@ -585,18 +575,8 @@ mod tests {
         let mut spilled = new();
         spilled.attach(store.backing("s").unwrap());
         let mut memory = new();
-        let checkpoint = |op: &mut Op, id: u64| {
-            let mut snap = crate::Snapshot::new();
-            snap.insert("s".into(), op.snapshot().unwrap().unwrap());
-            let cp = Checkpoint {
-                id,
-                operators: vec![("s".into(), op.fingerprint())],
-                ..Default::default()
-            };
-            store
-                .write(&cp, &snap, &vec![("s".into(), op.take_dirty())])
-                .unwrap();
-        };
+        let checkpoint =
+            |op: &mut Op, id: u64| crate::operator::write_checkpoint(&store, id, "s", op);
         let (mut a, mut b) = (vec![], vec![]);
         let mut evicted = 0;
         for round in 0..6i64 {
