@@ -51,6 +51,16 @@ pub mod ops {
     pub fn push_output<O, X: SameAs<O>>(out: &mut Vec<(O, i64)>, x: X, ts: i64) {
         out.push((x.cast(), ts))
     }
+    /// Moves an output's results to the caller's `out`: a swap of buffers when `out` is empty
+    /// (the usual case), so results are not copied a second time.
+    #[inline]
+    pub fn take_output<O>(out: &mut Vec<(O, i64)>, results: &mut Vec<(O, i64)>) {
+        if out.is_empty() {
+            std::mem::swap(out, results)
+        } else {
+            out.append(results)
+        }
+    }
     impl<T> Operator for FanIn<T> {}
 
     /// Type witness of a window's late side output.

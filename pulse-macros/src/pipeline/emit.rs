@@ -336,7 +336,7 @@ impl Emitter<'_> {
             let ty = &op.port.ty;
             let msg = format!("output {j} takes batches of `({}, i64)`", type_name(ty));
             quote! {
-                #j => out.downcast_mut::<::std::vec::Vec<(#ty, i64)>>().expect(#msg).append(#oj),
+                #j => ::pulse::__private::ops::take_output(out.downcast_mut::<::std::vec::Vec<(#ty, i64)>>().expect(#msg), #oj),
             }
         });
         let stateful: Vec<_> = self

@@ -68,6 +68,10 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     sessions: Panes<K, Vec<SessionWin<A::Acc>>>,
     /// Session windows by end: (key, start).
     session_index: BTreeMap<i64, BTreeSet<(K, i64)>>,
+    /// The aligned windows of the last element's timestamp, and the timestamps they are the
+    /// windows of: elements come mostly in order, so most skip the assigner's division.
+    assigned: Vec<(i64, i64)>,
+    assigned_for: (i64, i64),
     _t: PhantomData<fn(T)>,
 }
 
@@ -90,6 +94,8 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             aligned: Panes::new("pane"),
             sessions: Panes::new("sessions"),
             session_index: BTreeMap::new(),
+            assigned: Vec::new(),
+            assigned_for: (0, 0),
             _t: PhantomData,
         }
     }
@@ -106,33 +112,37 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         if let Some(gap) = self.assigner.session_gap() {
             return self.push_session(k, x, ts, gap, out, late);
         }
+        if !(self.assigned_for.0 <= ts && ts < self.assigned_for.1) {
+            self.assigned.clear();
+            let windows = &mut self.assigned;
+            self.assigner
+                .assign(ts, |start, end| windows.push((start, end)));
+            self.assigned_for = self.assigner.same_windows(ts);
+        }
         let (wm, lateness, agg, aligned) =
             (self.st.wm, self.lateness, &self.agg, &mut self.aligned);
         let mut accepted = false;
-        self.assigner.assign(ts, |start, end| {
+        for &(start, end) in &self.assigned {
             if wm >= cleanup_time(end, lateness) {
-                return;
+                continue;
             }
             accepted = true;
             let (_, keys) = aligned.get_mut(&end, || (start, KeyMap::default()));
-            if let Some(acc) = keys.get_mut(&k) {
-                agg.add(acc, &x, ts);
+            let acc = if !std::mem::needs_drop::<K>() {
+                // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
+                // hash through the entry API.
+                keys.entry(k.clone()).or_insert_with(|| agg.init())
+            } else if let Some(acc) = keys.get_mut(&k) {
+                acc
             } else {
-                let mut acc = agg.init();
-                agg.add(&mut acc, &x, ts);
-                keys.insert(k.clone(), acc);
-            }
+                // Cloned only for a key new to the window.
+                keys.entry(k.clone()).or_insert_with(|| agg.init())
+            };
+            agg.add(acc, &x, ts);
             if wm >= end - 1 {
-                let value = agg.result(&keys[&k]);
-                let w = Window {
-                    key: k.clone(),
-                    start: Timestamp::from_millis(start),
-                    end: Timestamp::from_millis(end),
-                    value,
-                };
-                out(w, end - 1);
+                out(window(k.clone(), start, end, agg.result(acc)), end - 1);
             }
-        });
+        }
         if !accepted {
             self.st.late += 1;
             late(x, ts);
@@ -202,6 +212,11 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         let first_unfired = prev.saturating_add(2); // end - 1 > prev
         let lateness = self.lateness;
         if self.assigner.session_gap().is_none() {
+            if self.aligned.first_key().is_none_or(|&end| end - 1 > wm) {
+                // The usual case as the watermark creeps forward: the oldest window is still
+                // open, so nothing fires and nothing is dropped.
+                return;
+            }
             let ends: Vec<i64> = self
                 .aligned
                 .keys_from(&first_unfired)
@@ -209,17 +224,22 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 .take_while(|&end| end - 1 <= wm)
                 .collect();
             for end in ends {
+                if wm >= cleanup_time(end, lateness) {
+                    // Fired and dropped at once (no lateness): the window's keys move out.
+                    let (start, keys) = self.aligned.remove(&end).expect("listed");
+                    let mut ks: Vec<_> = keys.into_iter().collect();
+                    ks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    for (key, acc) in ks {
+                        let value = self.agg.result(&acc);
+                        out(window(key, start, end, value), end - 1);
+                    }
+                    continue;
+                }
                 let &(start, ref keys) = self.aligned.get(&end).expect("listed");
                 let mut ks: Vec<_> = keys.iter().collect();
                 ks.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, acc) in ks {
-                    let w = Window {
-                        key: k.clone(),
-                        start: Timestamp::from_millis(start),
-                        end: Timestamp::from_millis(end),
-                        value: self.agg.result(acc),
-                    };
-                    out(w, end - 1);
+                    out(window(k.clone(), start, end, self.agg.result(acc)), end - 1);
                 }
             }
             while let Some(&end) = self.aligned.first_key() {
@@ -277,6 +297,16 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 .resident()
                 .map(|(_, l)| l.len())
                 .sum::<usize>()
+    }
+}
+
+#[inline(always)]
+fn window<K, V>(key: K, start: i64, end: i64, value: V) -> Window<K, V> {
+    Window {
+        key,
+        start: Timestamp::from_millis(start),
+        end: Timestamp::from_millis(end),
+        value,
     }
 }
 

@@ -8,6 +8,12 @@ use crate::time::duration_ms;
 pub trait WindowAssigner: Clone + 'static {
     /// Calls `f(start, end)` for each aligned window containing `ts`. Not called for sessions.
     fn assign(&self, ts: i64, f: impl FnMut(i64, i64));
+    /// The timestamps `[lo, hi)` around `ts` that belong to exactly the windows `ts` belongs
+    /// to, so that a caller can reuse one assignment for a run of nearby elements. Must contain
+    /// `ts`; the default is `ts` alone.
+    fn same_windows(&self, ts: i64) -> (i64, i64) {
+        (ts, ts.saturating_add(1))
+    }
     /// `Some(gap)` for merging session windows, `None` for aligned windows.
     fn session_gap(&self) -> Option<i64> {
         None
@@ -67,6 +73,10 @@ impl WindowAssigner for Tumbling {
         let start = ts - (ts - self.offset).rem_euclid(self.size);
         f(start, start.saturating_add(self.size))
     }
+    fn same_windows(&self, ts: i64) -> (i64, i64) {
+        let start = ts - (ts - self.offset).rem_euclid(self.size);
+        (start, start.saturating_add(self.size))
+    }
     fn describe(&self) -> String {
         format!("tumbling {} ms", self.size)
     }
@@ -115,6 +125,19 @@ impl WindowAssigner for Sliding {
             f(start, start.saturating_add(self.size));
             start -= self.slide;
         }
+    }
+    fn same_windows(&self, ts: i64) -> (i64, i64) {
+        // The newest window starts at the last multiple of `slide`; the oldest one leaves when
+        // `ts - size` passes a multiple of `slide`.
+        let last_start = ts - ts.rem_euclid(self.slide);
+        let behind = ts.saturating_sub(self.size);
+        let oldest_left = ts - behind.rem_euclid(self.slide);
+        (
+            last_start.max(oldest_left),
+            last_start
+                .saturating_add(self.slide)
+                .min(oldest_left.saturating_add(self.slide)),
+        )
     }
     fn describe(&self) -> String {
         format!("sliding {} ms every {} ms", self.size, self.slide)
@@ -178,6 +201,33 @@ mod tests {
         let o = Tumbling::millis(10).with_offset(Duration::from_millis(3));
         assert_eq!(windows(&o, 12), [(3, 13)]);
         assert_eq!(windows(&o, 13), [(13, 23)]);
+    }
+
+    #[test]
+    fn same_windows_is_exact() {
+        let tumbling = Tumbling::millis(10).with_offset(Duration::from_millis(3));
+        check_same_windows(&tumbling);
+        check_same_windows(&Tumbling::millis(7));
+        check_same_windows(&Sliding::millis(10, 5));
+        check_same_windows(&Sliding::millis(10, 3));
+        check_same_windows(&Sliding::millis(7, 4));
+        check_same_windows(&Session::millis(5));
+    }
+
+    /// Every timestamp in `same_windows(ts)` has the windows of `ts`; the ones just outside
+    /// have others (so the range is as wide as it may be).
+    fn check_same_windows(a: &impl WindowAssigner) {
+        for ts in -40..40 {
+            let (lo, hi) = a.same_windows(ts);
+            assert!(lo <= ts && ts < hi, "{ts} in [{lo}, {hi})");
+            for t in lo..hi {
+                assert_eq!(windows(a, t), windows(a, ts), "{t} and {ts}");
+            }
+            if a.session_gap().is_none() {
+                assert_ne!(windows(a, lo - 1), windows(a, ts), "{} before {ts}", lo - 1);
+                assert_ne!(windows(a, hi), windows(a, ts), "{hi} after {ts}");
+            }
+        }
     }
 
     #[test]
