@@ -71,6 +71,46 @@ proptest! {
             None => prop_assert!(escapes, "a line without escapes stays on the fast path: {}", line),
         }
     }
+
+    /// Keys in the struct's order take the decoder's in-order path; a key out of place, an
+    /// unknown key anywhere or whitespace before a colon sends the rest of the line to the
+    /// general loop, and the value is the same.
+    #[test]
+    fn keys_in_any_order_decode_alike(
+        w in wide(),
+        swap in (0usize..8, 0usize..8),
+        unknown in proptest::option::of(0usize..=8),
+        spaced in proptest::option::of(0usize..8),
+    ) {
+        let mut fields = vec![
+            ("id", serde_json::to_string(&w.id).unwrap()),
+            ("delta", serde_json::to_string(&w.delta).unwrap()),
+            ("small", serde_json::to_string(&w.small).unwrap()),
+            ("ratio", serde_json::to_string(&w.ratio).unwrap()),
+            ("note", serde_json::to_string(&w.note).unwrap()),
+            ("name", serde_json::to_string(&w.name).unwrap()),
+            ("ok", serde_json::to_string(&w.ok).unwrap()),
+            ("ts", serde_json::to_string(&w.at).unwrap()),
+        ];
+        fields.swap(swap.0, swap.1);
+        let mut parts: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| {
+                let colon = if spaced == Some(i) { " :" } else { ":" };
+                format!("\"{k}\"{colon}{v}")
+            })
+            .collect();
+        if let Some(at) = unknown {
+            parts.insert(at, r#""idx":[1,{"id":2}]"#.to_string());
+        }
+        let line = format!("{{{}}}", parts.join(","));
+        let serde: Wide = serde_json::from_str(&line).unwrap();
+        match Wide::decode_json(line.as_bytes()) {
+            Some(fast) => prop_assert_eq!(fast, serde),
+            None => prop_assert!(line.contains('\\'), "a line without escapes stays on the fast path: {}", line),
+        }
+    }
 }
 
 #[test]
@@ -79,6 +119,8 @@ fn malformed_lines_are_left_to_serde() {
         r#"{"id":1,"delta":1,"small":256,"ratio":1,"name":"a","ok":true,"ts":1}"#,
         r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":true}"#,
         r#"{"id":1,"id":2,"delta":1,"small":1,"ratio":1,"name":"a","ok":true,"ts":1}"#,
+        r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":true,"ts":1,"id":2}"#,
+        r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":true,"ts":1,"delta":2}"#,
         r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":"yes","ts":1}"#,
         r#"{"id":1,"delta":1,"small":1,"ratio":1,"name":"a","ok":true,"ts":1"#,
     ] {

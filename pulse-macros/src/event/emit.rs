@@ -234,6 +234,26 @@ fn emit_decode_json(c: &Container<'_>) -> TokenStream {
             }
         }
     });
+    let in_order = c.fields.iter().zip(&slots).map(|(f, slot)| {
+        if f.json_key
+            .contains(|c: char| c == '"' || c == '\\' || c.is_control())
+        {
+            // A key that JSON escapes is left to the general loop.
+            return quote! { in_order = false; };
+        }
+        let quoted = format!("\"{}\":", f.json_key);
+        let quoted = syn::LitByteStr::new(quoted.as_bytes(), proc_macro2::Span::call_site());
+        let p = probe(f.ty);
+        quote! {
+            if in_order {
+                if s.key_is(#quoted) {
+                    #slot = ::std::option::Option::Some(#p.scan(&mut s)?);
+                } else {
+                    in_order = false;
+                }
+            }
+        }
+    });
     let inits = c.fields.iter().zip(&slots).map(|(f, slot)| {
         let ident = f.ident;
         let p = probe(f.ty);
@@ -250,6 +270,9 @@ fn emit_decode_json(c: &Container<'_>) -> TokenStream {
             let mut s = ::pulse::__private::JsonScanner::new(line);
             s.begin()?;
             #(let mut #slots = ::std::option::Option::None;)*
+            let mut in_order = true;
+            #(#in_order)*
+            let _ = in_order;
             while let ::std::option::Option::Some(key) = s.key()? {
                 match key {
                     #(#arms)*

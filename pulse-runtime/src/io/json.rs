@@ -60,7 +60,7 @@ impl<'a> JsonScanner<'a> {
     }
 
     /// The next key (`None` at the closing brace), positioned at its value.
-    #[inline]
+    #[inline(always)]
     pub fn key(&mut self) -> Option<Option<&'a [u8]>> {
         self.ws();
         if self.peek()? == b'}' {
@@ -79,6 +79,30 @@ impl<'a> JsonScanner<'a> {
         Some(Some(k))
     }
 
+    /// Whether the next key is `quoted` (the key in quotes followed by `:`, as the derive
+    /// writes it); if so, positioned at its value. Lines written by a program list the fields
+    /// in one order, so the decoder tries the struct's own order first with one comparison per
+    /// key, and falls back to [`key`](Self::key) at the first surprise.
+    #[inline(always)]
+    pub fn key_is(&mut self, quoted: &[u8]) -> bool {
+        self.ws();
+        let at = self.i + usize::from(!self.first);
+        if !self.first && self.peek() != Some(b',') {
+            return false;
+        }
+        if !self
+            .b
+            .get(at..)
+            .is_some_and(|rest| rest.starts_with(quoted))
+        {
+            return false;
+        }
+        self.i = at + quoted.len();
+        self.first = false;
+        self.ws();
+        true
+    }
+
     /// Nothing but whitespace after the object.
     #[inline]
     pub fn end(&mut self) -> Option<()> {
@@ -91,6 +115,18 @@ impl<'a> JsonScanner<'a> {
     fn raw_str(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.i;
+        // Keys and most string values are short: a plain loop over their first bytes beats
+        // setting up a vector search.
+        for (len, &c) in self.b[start..].iter().take(16).enumerate() {
+            match c {
+                b'"' => {
+                    self.i = start + len + 1;
+                    return Some(&self.b[start..start + len]);
+                }
+                b'\\' => return None,
+                _ => {}
+            }
+        }
         let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
         if self.b[start + len] == b'\\' {
             return None;

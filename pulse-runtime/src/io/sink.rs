@@ -162,6 +162,9 @@ fn describe(spec: &SinkSpec) -> String {
 pub struct JsonlSink<T> {
     name: String,
     out: Out,
+    /// Lines serialized and not yet handed to `out`: serde writes a line in many small
+    /// pieces, which cost less appended to a `Vec` than passed through the writer one by one.
+    lines: Vec<u8>,
     written: u64,
     _t: PhantomData<fn(T)>,
 }
@@ -172,11 +175,24 @@ impl<T: Serialize + 'static> JsonlSink<T> {
         Ok(JsonlSink {
             name: describe(spec),
             out: open_out(&spec.target, spec.resume.as_deref())?,
+            lines: Vec::new(),
             written: 0,
             _t: PhantomData,
         })
     }
+
+    fn write_lines(&mut self) -> Result<()> {
+        let r = self.out.write_all(&self.lines);
+        self.lines.clear();
+        r.map_err(|e| Error::Write {
+            sink: self.name.clone(),
+            message: e.to_string(),
+        })
+    }
 }
+
+/// Bytes of serialized lines gathered before they go to the writer.
+const LINES: usize = 64 << 10;
 
 impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     fn name(&self) -> &str {
@@ -188,15 +204,23 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
         let batch = super::typed::<(T, i64)>(batch);
         for (x, _) in batch.drain(..) {
-            serde_json::to_writer(&mut self.out, &x)
-                .and_then(|()| self.out.write_all(b"\n").map_err(serde_json::Error::io))
-                .map_err(|e| Error::Write {
+            let line_start = self.lines.len();
+            if let Err(e) = serde_json::to_writer(&mut self.lines, &x) {
+                // Only whole lines reach the file.
+                self.lines.truncate(line_start);
+                self.write_lines()?;
+                return Err(Error::Write {
                     sink: self.name.clone(),
                     message: e.to_string(),
-                })?;
+                });
+            }
+            self.lines.push(b'\n');
             self.written += 1;
+            if self.lines.len() >= LINES {
+                self.write_lines()?;
+            }
         }
-        Ok(())
+        self.write_lines()
     }
     fn finish(&mut self) -> Result<()> {
         finish_out(&mut self.out, &self.name)
