@@ -54,9 +54,24 @@ pub type Saved<PK, V> = (PK, Option<V>);
 /// All pieces in a snapshot, and the table's own bytes.
 pub type SavedPanes<PK, V> = (Vec<Saved<PK, V>>, Vec<u8>);
 
+/// Pieces remembered by key for [`Panes::get_mut`]: enough for the windows of one timestamp under
+/// the usual sliding windows, and for an element just before a tumbling window's boundary and one
+/// just after.
+const RECENT: usize = 8;
+
 /// One operator's pieces of state by key `PK`, under state name `name` in its table.
 pub struct Panes<PK, V> {
-    map: BTreeMap<PK, Slot<V>>,
+    /// Each piece's place in `slots`, in key order.
+    index: BTreeMap<PK, usize>,
+    /// The pieces; `None` where one was removed and the place is in `free`.
+    slots: Vec<Option<Slot<V>>>,
+    free: Vec<usize>,
+    /// The last pieces used, with their places: most elements belong to a window used just
+    /// before, so they find it here with a comparison or two instead of a search of `index`.
+    /// Kept only for keys without drop glue (window ends), which are cheap to copy.
+    recent: Vec<(PK, usize)>,
+    /// Where in `recent` the next piece goes once it is full.
+    next: usize,
     table: StateTable,
     clock: u64,
     name: &'static str,
@@ -66,7 +81,11 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     /// No pieces, kept as cells named `name` once attached.
     pub fn new(name: &'static str) -> Self {
         Panes {
-            map: BTreeMap::new(),
+            index: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            recent: Vec::new(),
+            next: 0,
             table: StateTable::new(),
             clock: 0,
             name,
@@ -82,42 +101,92 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     #[inline]
     pub fn get_mut(&mut self, pk: &PK, init: impl FnOnce() -> V) -> &mut V {
         self.clock += 1;
-        // One lookup; the clone is an `i64` for panes, and a key the caller clones anyway for
-        // sessions.
-        let slot = self.map.entry(pk.clone()).or_insert_with(|| Slot {
-            value: Some(init()),
-            dirty: true,
-            touched: 0,
-        });
+        let at = match self.recent.iter().find(|(k, _)| k == pk) {
+            Some(&(_, at)) => at,
+            None => self.place(pk, init),
+        };
+        let slot = self.slots[at]
+            .as_mut()
+            .expect("an indexed place holds a piece");
         slot.dirty = true;
         slot.touched = self.clock;
         read_back(&mut self.table, self.name, pk, &mut slot.value)
     }
 
+    /// The place of the piece under `pk`, made by `init` if new; remembered in `recent`.
+    fn place(&mut self, pk: &PK, init: impl FnOnce() -> V) -> usize {
+        let at = match self.index.get(pk) {
+            Some(&at) => at,
+            None => {
+                let slot = Slot {
+                    value: Some(init()),
+                    dirty: true,
+                    touched: 0,
+                };
+                let at = match self.free.pop() {
+                    Some(at) => {
+                        self.slots[at] = Some(slot);
+                        at
+                    }
+                    None => {
+                        self.slots.push(Some(slot));
+                        self.slots.len() - 1
+                    }
+                };
+                self.index.insert(pk.clone(), at);
+                at
+            }
+        };
+        if !std::mem::needs_drop::<PK>() {
+            if self.recent.len() < RECENT {
+                self.recent.push((pk.clone(), at));
+            } else {
+                self.recent[self.next] = (pk.clone(), at);
+                self.next = (self.next + 1) % RECENT;
+            }
+        }
+        at
+    }
+
+    fn slot(&self, at: usize) -> &Slot<V> {
+        self.slots[at]
+            .as_ref()
+            .expect("an indexed place holds a piece")
+    }
+
     /// The piece under `pk`, read back if evicted; not marked changed.
     pub fn get(&mut self, pk: &PK) -> Option<&V> {
-        let slot = self.map.get_mut(pk)?;
+        let at = *self.index.get(pk)?;
+        let slot = self.slots[at]
+            .as_mut()
+            .expect("an indexed place holds a piece");
         Some(read_back(&mut self.table, self.name, pk, &mut slot.value))
     }
 
     /// Whether there is a piece under `pk`.
     pub fn contains(&self, pk: &PK) -> bool {
-        self.map.contains_key(pk)
+        self.index.contains_key(pk)
     }
 
     /// The keys from `from` on, in order.
     pub fn keys_from<'a>(&'a self, from: &PK) -> impl Iterator<Item = &'a PK> + 'a {
-        self.map.range(from.clone()..).map(|(k, _)| k)
+        self.index.range(from.clone()..).map(|(k, _)| k)
     }
 
     /// The first key.
     pub fn first_key(&self) -> Option<&PK> {
-        self.map.keys().next()
+        self.index.keys().next()
     }
 
     /// Removes the piece under `pk`; its cell is deleted at the next checkpoint.
     pub fn remove(&mut self, pk: &PK) -> Option<V> {
-        let mut slot = self.map.remove(pk)?;
+        let at = self.index.remove(pk)?;
+        let mut slot = self.slots[at]
+            .take()
+            .expect("an indexed place holds a piece");
+        self.free.push(at);
+        self.recent.retain(|&(_, r)| r != at);
+        self.next = 0;
         let cell = Self::cell(self.name, pk);
         let v = match slot.value.take() {
             Some(v) => v,
@@ -131,9 +200,9 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
 
     /// Pieces in memory.
     pub fn resident(&self) -> impl Iterator<Item = (&PK, &V)> + '_ {
-        self.map
+        self.index
             .iter()
-            .filter_map(|(k, s)| Some((k, s.value.as_ref()?)))
+            .filter_map(|(k, &at)| Some((k, self.slot(at).value.as_ref()?)))
     }
 
     /// Names the table after the operator, for messages.
@@ -151,9 +220,9 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     pub fn save(&self) -> Result<SavedPanes<&PK, &V>> {
         let inline = !self.table.is_attached();
         let pieces = self
-            .map
+            .index
             .iter()
-            .map(|(k, s)| (k, s.value.as_ref().filter(|_| inline)))
+            .map(|(k, &at)| (k, self.slot(at).value.as_ref().filter(|_| inline)))
             .collect();
         Ok((pieces, self.table.save()?))
     }
@@ -164,15 +233,19 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         V: DeserializeOwned,
     {
         self.table.load(table)?;
-        self.map = pieces
+        self.slots.clear();
+        self.free.clear();
+        self.recent.clear();
+        self.next = 0;
+        self.index = pieces
             .into_iter()
             .map(|(k, value)| {
-                let slot = Slot {
+                self.slots.push(Some(Slot {
                     value,
                     dirty: false,
                     touched: 0,
-                };
-                (k, slot)
+                }));
+                (k, self.slots.len() - 1)
             })
             .collect();
         Ok(())
@@ -183,7 +256,13 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     where
         V: Serialize,
     {
-        for (k, slot) in self.map.iter_mut().filter(|(_, s)| s.dirty) {
+        for (k, &at) in &self.index {
+            let slot = self.slots[at]
+                .as_mut()
+                .expect("an indexed place holds a piece");
+            if !slot.dirty {
+                continue;
+            }
             slot.dirty = false;
             if let Some(v) = &slot.value {
                 self.table.put(&Self::cell(self.name, k), None, v);
@@ -212,20 +291,20 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
             return 0;
         }
         let target = budget / 4 * 3;
-        let mut cold: Vec<(u64, &PK)> = self
-            .map
-            .iter()
-            .filter(|(_, s)| s.value.is_some() && !s.dirty)
-            .map(|(k, s)| (s.touched, k))
+        let mut cold: Vec<(u64, usize)> = self
+            .index
+            .values()
+            .map(|&at| (self.slot(at), at))
+            .filter(|(s, _)| s.value.is_some() && !s.dirty)
+            .map(|(s, at)| (s.touched, at))
             .collect();
         cold.sort_unstable_by_key(|(t, _)| *t);
-        let cold: Vec<PK> = cold.into_iter().map(|(_, k)| k.clone()).collect();
         let mut dropped = 0;
-        for k in cold {
+        for (_, at) in cold {
             if bytes <= target {
                 break;
             }
-            let slot = self.map.get_mut(&k).expect("listed");
+            let slot = self.slots[at].as_mut().expect("listed");
             if let Some(v) = slot.value.take() {
                 bytes -= 48 + std::mem::size_of::<PK>() + v.bytes();
                 dropped += 1;
@@ -250,4 +329,59 @@ fn read_back<'v, PK: Serialize, V: PaneState>(
             .read_through(&StateTable::cell_key(name, &key))
             .unwrap_or_else(|| panic!("state `{name}` evicted to fjall is missing there"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::Panes;
+
+    type Counter = HashMap<u64, u64>;
+
+    /// Random gets, removals and reads against a `BTreeMap`: a removed piece's place is reused
+    /// while `recent` may still name it, and more keys are in play than `recent` holds.
+    fn agrees_with_a_map<PK: Ord + Clone + crate::state::StateValue + std::fmt::Debug>(
+        key: impl Fn(u64) -> PK,
+    ) {
+        let mut panes: Panes<PK, Counter> = Panes::new("test");
+        let mut model: BTreeMap<PK, u64> = BTreeMap::new();
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        for step in 0..20_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let k = key(rng % 12);
+            match (rng >> 8) % 10 {
+                0..=6 => {
+                    *panes.get_mut(&k, Counter::new).entry(0).or_default() += 1;
+                    *model.entry(k).or_default() += 1;
+                }
+                7 => {
+                    let got = panes.remove(&k).map(|c| c[&0]);
+                    assert_eq!(got, model.remove(&k), "remove {k:?} at step {step}");
+                }
+                8 => {
+                    let got = panes.get(&k).map(|c| c[&0]);
+                    assert_eq!(got, model.get(&k).copied(), "get {k:?} at step {step}");
+                }
+                _ => {
+                    assert_eq!(panes.first_key(), model.keys().next(), "at step {step}");
+                    let resident: Vec<_> = panes.resident().map(|(k, c)| (k, c[&0])).collect();
+                    let expected: Vec<_> = model.iter().map(|(k, &n)| (k, n)).collect();
+                    assert_eq!(resident, expected, "at step {step}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_by_window_end_agree_with_a_map() {
+        agrees_with_a_map(|k| k as i64 * 10_000);
+    }
+
+    #[test]
+    fn pieces_by_string_key_agree_with_a_map() {
+        agrees_with_a_map(|k| format!("user-{k}"));
+    }
 }

@@ -72,6 +72,9 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     /// windows of: elements come mostly in order, so most skip the assigner's division.
     assigned: Vec<(i64, i64)>,
     assigned_for: (i64, i64),
+    /// A firing window's keys, to sort. Kept between firings: a fresh buffer the size of a
+    /// large window is a fresh mapping from the allocator, paid for in page faults.
+    firing: Vec<(K, A::Acc)>,
     _t: PhantomData<fn(T)>,
 }
 
@@ -96,6 +99,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             session_index: BTreeMap::new(),
             assigned: Vec::new(),
             assigned_for: (0, 0),
+            firing: Vec::new(),
             _t: PhantomData,
         }
     }
@@ -227,9 +231,9 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 if wm >= cleanup_time(end, lateness) {
                     // Fired and dropped at once (no lateness): the window's keys move out.
                     let (start, keys) = self.aligned.remove(&end).expect("listed");
-                    let mut ks: Vec<_> = keys.into_iter().collect();
-                    ks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                    for (key, acc) in ks {
+                    self.firing.extend(keys);
+                    self.firing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    for (key, acc) in self.firing.drain(..) {
                         let value = self.agg.result(&acc);
                         out(window(key, start, end, value), end - 1);
                     }
@@ -370,7 +374,9 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
         cells
     }
     fn state_bytes(&self) -> usize {
-        self.aligned.bytes() + self.sessions.bytes()
+        self.aligned.bytes()
+            + self.sessions.bytes()
+            + self.firing.capacity() * std::mem::size_of::<(K, A::Acc)>()
     }
     fn evict(&mut self, budget: usize) -> usize {
         let panes = budget.saturating_sub(self.sessions.bytes());

@@ -32,6 +32,8 @@ pub trait WatermarkStrategy<T> {
 pub struct BoundedOutOfOrderness {
     bound: i64,
     max_seen: i64,
+    /// The watermark of `max_seen`, worked out when it moves rather than on every read.
+    wm: i64,
 }
 
 impl BoundedOutOfOrderness {
@@ -44,6 +46,7 @@ impl BoundedOutOfOrderness {
         BoundedOutOfOrderness {
             bound: ms.max(0),
             max_seen: MIN_WATERMARK,
+            wm: MIN_WATERMARK,
         }
     }
     /// Tolerates `s` seconds of disorder.
@@ -57,21 +60,20 @@ impl<T> WatermarkStrategy<T> for BoundedOutOfOrderness {
     fn on_event(&mut self, _: &T, ts: i64) {
         if ts > self.max_seen {
             self.max_seen = ts;
+            self.wm = ts.saturating_sub(self.bound).saturating_sub(1);
         }
     }
     #[inline(always)]
     fn current(&self) -> i64 {
-        if self.max_seen == MIN_WATERMARK {
-            MIN_WATERMARK
-        } else {
-            self.max_seen.saturating_sub(self.bound).saturating_sub(1)
-        }
+        // `MIN_WATERMARK` until an element is seen: it is `i64::MIN`, where subtraction saturates.
+        self.wm
     }
     fn save(&self) -> [i64; 2] {
         [self.max_seen, 0]
     }
     fn load(&mut self, saved: [i64; 2]) {
         self.max_seen = saved[0];
+        self.wm = saved[0].saturating_sub(self.bound).saturating_sub(1);
     }
 }
 
