@@ -67,9 +67,28 @@ impl From<Timestamp> for DateTime<Utc> {
     }
 }
 
+/// [`civil_rfc3339`], remembering the last two timestamps formatted on this thread: a window's
+/// results all carry its start and end, so most rows repeat the previous row's timestamps.
+fn rfc3339(ms: i64) -> Option<[u8; 24]> {
+    type Last = (usize, [Option<(i64, [u8; 24])>; 2]);
+    thread_local! {
+        static LAST: std::cell::Cell<Last> = const { std::cell::Cell::new((0, [None, None])) };
+    }
+    LAST.with(|last| {
+        let (next, mut seen) = last.get();
+        if let Some((_, b)) = seen.iter().flatten().find(|(at, _)| *at == ms) {
+            return Some(*b);
+        }
+        let b = civil_rfc3339(ms)?;
+        seen[next] = Some((ms, b));
+        last.set((1 - next, seen));
+        Some(b)
+    })
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for years 0 to 9999, without chrono's formatting machinery
 /// (civil date from days after Howard Hinnant's algorithm).
-fn rfc3339(ms: i64) -> Option<[u8; 24]> {
+fn civil_rfc3339(ms: i64) -> Option<[u8; 24]> {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let z = days + 719_468;
@@ -184,6 +203,16 @@ mod tests {
             Timestamp::from_millis(-1).to_string(),
             "1969-12-31T23:59:59.999Z"
         );
+    }
+
+    #[test]
+    fn repeated_timestamps_format_alike() {
+        let (a, b) = (1_714_521_600_000, 1_714_521_610_000);
+        for ms in [a, a, b, b, a, -1, -1, b] {
+            let t = Timestamp::from_millis(ms);
+            let chrono = t.to_datetime().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            assert_eq!(t.to_string(), chrono, "{ms}");
+        }
     }
 
     use super::*;

@@ -82,7 +82,7 @@ proptest! {
         unknown in proptest::option::of(0usize..=8),
         spaced in proptest::option::of(0usize..8),
     ) {
-        let mut fields = vec![
+        let mut fields = [
             ("id", serde_json::to_string(&w.id).unwrap()),
             ("delta", serde_json::to_string(&w.delta).unwrap()),
             ("small", serde_json::to_string(&w.small).unwrap()),
