@@ -59,6 +59,9 @@ pub type SavedPanes<PK, V> = (Vec<Saved<PK, V>>, Vec<u8>);
 /// just after.
 const RECENT: usize = 8;
 
+/// What every place named by the index holds.
+const INDEXED: &str = "a place in the index holds a piece";
+
 /// One operator's pieces of state by key `PK`, under state name `name` in its table.
 pub struct Panes<PK, V> {
     /// Each piece's place in `slots`, in key order.
@@ -105,9 +108,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
             Some(&(_, at)) => at,
             None => self.place(pk, init),
         };
-        let slot = self.slots[at]
-            .as_mut()
-            .expect("an indexed place holds a piece");
+        let slot = self.slots[at].as_mut().expect(INDEXED);
         slot.dirty = true;
         slot.touched = self.clock;
         read_back(&mut self.table, self.name, pk, &mut slot.value)
@@ -149,17 +150,13 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     }
 
     fn slot(&self, at: usize) -> &Slot<V> {
-        self.slots[at]
-            .as_ref()
-            .expect("an indexed place holds a piece")
+        self.slots[at].as_ref().expect(INDEXED)
     }
 
     /// The piece under `pk`, read back if evicted; not marked changed.
     pub fn get(&mut self, pk: &PK) -> Option<&V> {
         let at = *self.index.get(pk)?;
-        let slot = self.slots[at]
-            .as_mut()
-            .expect("an indexed place holds a piece");
+        let slot = self.slots[at].as_mut().expect(INDEXED);
         Some(read_back(&mut self.table, self.name, pk, &mut slot.value))
     }
 
@@ -181,9 +178,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     /// Removes the piece under `pk`; its cell is deleted at the next checkpoint.
     pub fn remove(&mut self, pk: &PK) -> Option<V> {
         let at = self.index.remove(pk)?;
-        let mut slot = self.slots[at]
-            .take()
-            .expect("an indexed place holds a piece");
+        let mut slot = self.slots[at].take().expect(INDEXED);
         self.free.push(at);
         self.recent.retain(|&(_, r)| r != at);
         self.next = 0;
@@ -257,9 +252,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         V: Serialize,
     {
         for (k, &at) in &self.index {
-            let slot = self.slots[at]
-                .as_mut()
-                .expect("an indexed place holds a piece");
+            let slot = self.slots[at].as_mut().expect(INDEXED);
             if !slot.dirty {
                 continue;
             }
