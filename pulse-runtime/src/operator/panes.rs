@@ -59,15 +59,13 @@ pub type SavedPanes<PK, V> = (Vec<Saved<PK, V>>, Vec<u8>);
 /// just after.
 const RECENT: usize = 8;
 
-/// What every place named by the index holds.
-const INDEXED: &str = "a place in the index holds a piece";
-
 /// One operator's pieces of state by key `PK`, under state name `name` in its table.
 pub struct Panes<PK, V> {
     /// Each piece's place in `slots`, in key order.
     index: BTreeMap<PK, usize>,
-    /// The pieces; `None` where one was removed and the place is in `free`.
-    slots: Vec<Option<Slot<V>>>,
+    /// The pieces. A removed piece's place is in `free`, empty, and named by neither `index`
+    /// nor `recent` until it is used again.
+    slots: Vec<Slot<V>>,
     free: Vec<usize>,
     /// The last pieces used, with their places: most elements belong to a window used just
     /// before, so they find it here with a comparison or two instead of a search of `index`.
@@ -104,11 +102,12 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     #[inline]
     pub fn get_mut(&mut self, pk: &PK, init: impl FnOnce() -> V) -> &mut V {
         self.clock += 1;
-        let at = match self.recent.iter().find(|(k, _)| k == pk) {
+        // Newest first: the window of the latest elements was placed last.
+        let at = match self.recent.iter().rev().find(|(k, _)| k == pk) {
             Some(&(_, at)) => at,
             None => self.place(pk, init),
         };
-        let slot = self.slots[at].as_mut().expect(INDEXED);
+        let slot = &mut self.slots[at];
         slot.dirty = true;
         slot.touched = self.clock;
         read_back(&mut self.table, self.name, pk, &mut slot.value)
@@ -126,11 +125,11 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
                 };
                 let at = match self.free.pop() {
                     Some(at) => {
-                        self.slots[at] = Some(slot);
+                        self.slots[at] = slot;
                         at
                     }
                     None => {
-                        self.slots.push(Some(slot));
+                        self.slots.push(slot);
                         self.slots.len() - 1
                     }
                 };
@@ -150,13 +149,13 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     }
 
     fn slot(&self, at: usize) -> &Slot<V> {
-        self.slots[at].as_ref().expect(INDEXED)
+        &self.slots[at]
     }
 
     /// The piece under `pk`, read back if evicted; not marked changed.
     pub fn get(&mut self, pk: &PK) -> Option<&V> {
         let at = *self.index.get(pk)?;
-        let slot = self.slots[at].as_mut().expect(INDEXED);
+        let slot = &mut self.slots[at];
         Some(read_back(&mut self.table, self.name, pk, &mut slot.value))
     }
 
@@ -178,7 +177,8 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     /// Removes the piece under `pk`; its cell is deleted at the next checkpoint.
     pub fn remove(&mut self, pk: &PK) -> Option<V> {
         let at = self.index.remove(pk)?;
-        let mut slot = self.slots[at].take().expect(INDEXED);
+        let slot = &mut self.slots[at];
+        slot.dirty = false;
         self.free.push(at);
         self.recent.retain(|&(_, r)| r != at);
         self.next = 0;
@@ -235,11 +235,11 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         self.index = pieces
             .into_iter()
             .map(|(k, value)| {
-                self.slots.push(Some(Slot {
+                self.slots.push(Slot {
                     value,
                     dirty: false,
                     touched: 0,
-                }));
+                });
                 (k, self.slots.len() - 1)
             })
             .collect();
@@ -252,7 +252,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         V: Serialize,
     {
         for (k, &at) in &self.index {
-            let slot = self.slots[at].as_mut().expect(INDEXED);
+            let slot = &mut self.slots[at];
             if !slot.dirty {
                 continue;
             }
@@ -297,7 +297,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
             if bytes <= target {
                 break;
             }
-            let slot = self.slots[at].as_mut().expect("listed");
+            let slot = &mut self.slots[at];
             if let Some(v) = slot.value.take() {
                 bytes -= 48 + std::mem::size_of::<PK>() + v.bytes();
                 dropped += 1;
