@@ -33,7 +33,7 @@ use super::{Checkpointing, RunOptions, RunSummary};
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::error::{Error, Result};
 use crate::graph::{Dirty, Graph, OutputBatch, Pipeline, Snapshot};
-use crate::io::{Sink, Source, SourceStats};
+use crate::io::{Encoder, Sink, Source, SourceStats};
 use crate::time::{MAX_WATERMARK, MIN_WATERMARK, now_millis};
 
 /// Messages in flight per receiving worker before senders wait.
@@ -50,10 +50,19 @@ enum Msg {
 enum ToSinks {
     /// Results of output `.0`.
     Results(usize, Box<dyn OutputBatch>),
+    /// `.2` results of output `.0`, encoded by the worker with the sink's encoder.
+    Encoded(usize, Vec<u8>, u64),
     /// Worker `.0`'s part of the requested checkpoint.
     State(usize, Box<WorkerState>),
     /// The worker has seen the run done.
     Done,
+}
+
+/// Where a worker's results go: the sink thread, through each output's encoder if its sink has
+/// one.
+struct Results {
+    out: SyncSender<ToSinks>,
+    encoders: Vec<Option<Box<dyn Encoder>>>,
 }
 
 /// One worker's part of a checkpoint, with ids and names already made the worker's own.
@@ -358,6 +367,7 @@ pub fn run_parallel<P: Pipeline>(
                 .map(|w| (w != me).then(|| senders[w].clone()))
                 .collect();
             let out = out_tx.clone();
+            let encoders: Vec<_> = sinks.iter().map(|s| s.encoder()).collect();
             let shared = &shared;
             handles.push(scope.spawn(move || {
                 let _guard = PanicGuard(shared);
@@ -378,7 +388,7 @@ pub fn run_parallel<P: Pipeline>(
                     resume,
                     budget,
                 };
-                let r = worker(pipeline, &env, link, out);
+                let r = worker(pipeline, &env, link, Results { out, encoders });
                 if let Err(e) = &r {
                     let own = !e.to_string().starts_with("stopped: ");
                     shared.fail(own.then(|| clone_error(e)));
@@ -496,6 +506,7 @@ fn coordinate(
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(ToSinks::Results(port, mut batch)) => sinks[port].write_batch(batch.as_any_mut())?,
+            Ok(ToSinks::Encoded(port, bytes, rows)) => sinks[port].write_encoded(&bytes, rows)?,
             Ok(ToSinks::State(w, st)) => {
                 let all = parts.as_mut().expect("a state answers a request");
                 all[w] = Some(st);
@@ -569,8 +580,9 @@ fn worker<P: Pipeline>(
     pipeline: &P,
     env: &WorkerEnv<'_>,
     mut link: Link<'_>,
-    out: SyncSender<ToSinks>,
+    results: Results,
 ) -> Result<WorkerSummary> {
+    let out = &results.out;
     let (me, workers) = (env.me, env.workers);
     let mut g = pipeline.build();
     let mut not_send = None;
@@ -615,7 +627,19 @@ fn worker<P: Pipeline>(
     let drain = |g: &mut dyn Graph, outs: &mut Vec<Box<dyn OutputBatch>>| -> Result<()> {
         for (j, b) in outs.iter_mut().enumerate() {
             g.drain_output(j, b.as_any_mut());
-            if !b.is_empty() {
+            if b.is_empty() {
+                continue;
+            }
+            if let Some(encoder) = &results.encoders[j] {
+                // Encoded here, beside the other workers, rather than on the sink thread.
+                let mut bytes = Vec::new();
+                let (rows, encoded) = encoder.encode(b.as_any_mut(), &mut bytes);
+                if rows > 0 {
+                    out.send(ToSinks::Encoded(j, bytes, rows))
+                        .map_err(|_| stopped())?;
+                }
+                encoded?;
+            } else {
                 let full = std::mem::replace(
                     b,
                     pipeline

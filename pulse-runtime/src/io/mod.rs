@@ -80,6 +80,24 @@ pub trait Sink {
     fn commit(&mut self, _record: &[u8]) -> Result<()> {
         Ok(())
     }
+    /// For a sink that writes text: an [`Encoder`] that turns batches into the bytes this sink
+    /// would write, so that a parallel run's workers encode their results beside each other
+    /// and the sink's thread only writes them ([`write_encoded`](Self::write_encoded)).
+    fn encoder(&self) -> Option<Box<dyn Encoder>> {
+        None
+    }
+    /// Writes `rows` rows its [`encoder`](Self::encoder) made into `bytes`.
+    fn write_encoded(&mut self, _bytes: &[u8], _rows: u64) -> Result<()> {
+        unreachable!("`{}` has no encoder", self.name())
+    }
+}
+
+/// Turns a sink's batches into its bytes on another thread (see [`Sink::encoder`]).
+pub trait Encoder: Send + Sync {
+    /// Appends the rows of `batch` (a `Vec<(T, i64)>`, left empty) to `into` as whole lines;
+    /// returns how many, and the error of a row that could not be encoded (`into` then ends
+    /// with the whole lines before it, which the sink still writes).
+    fn encode(&self, batch: &mut dyn Any, into: &mut Vec<u8>) -> (u64, Result<()>);
 }
 
 /// The typed batch behind a source's or sink's `&mut dyn Any` (one downcast per batch).

@@ -194,6 +194,50 @@ impl<T: Serialize + 'static> JsonlSink<T> {
 /// Bytes of serialized lines gathered before they go to the writer.
 const LINES: usize = 64 << 10;
 
+/// Serializes `rows` into `into` as JSON lines until `into` holds `limit` bytes or more; returns
+/// how many rows it wrote, and whether rows are left. A row that fails to serialize leaves
+/// `into` with the whole lines before it, and the error names `sink`.
+fn encode_lines<T: Serialize>(
+    rows: &mut impl Iterator<Item = T>,
+    into: &mut Vec<u8>,
+    limit: usize,
+    sink: &str,
+) -> (u64, Result<bool>) {
+    let mut n = 0;
+    for x in rows {
+        let line_start = into.len();
+        if let Err(e) = serde_json::to_writer(&mut *into, &x) {
+            into.truncate(line_start);
+            let e = Error::Write {
+                sink: sink.to_string(),
+                message: e.to_string(),
+            };
+            return (n, Err(e));
+        }
+        into.push(b'\n');
+        n += 1;
+        if into.len() >= limit {
+            return (n, Ok(true));
+        }
+    }
+    (n, Ok(false))
+}
+
+/// [`JsonlSink`]'s lines, made on a worker's thread.
+struct JsonlEncoder<T> {
+    name: String,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Serialize + 'static> super::Encoder for JsonlEncoder<T> {
+    fn encode(&self, batch: &mut dyn Any, into: &mut Vec<u8>) -> (u64, Result<()>) {
+        let batch = super::typed::<(T, i64)>(batch);
+        let mut rows = batch.drain(..).map(|(x, _)| x);
+        let (n, done) = encode_lines(&mut rows, into, usize::MAX, &self.name);
+        (n, done.map(drop))
+    }
+}
+
 impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     fn name(&self) -> &str {
         &self.name
@@ -203,24 +247,30 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     }
     fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
         let batch = super::typed::<(T, i64)>(batch);
-        for (x, _) in batch.drain(..) {
-            let line_start = self.lines.len();
-            if let Err(e) = serde_json::to_writer(&mut self.lines, &x) {
-                // Only whole lines reach the file.
-                self.lines.truncate(line_start);
-                self.write_lines()?;
-                return Err(Error::Write {
-                    sink: self.name.clone(),
-                    message: e.to_string(),
-                });
-            }
-            self.lines.push(b'\n');
-            self.written += 1;
-            if self.lines.len() >= LINES {
-                self.write_lines()?;
+        let mut rows = batch.drain(..).map(|(x, _)| x);
+        loop {
+            // A piece of at most `LINES` bytes at a time; only whole lines reach the file.
+            let (n, more) = encode_lines(&mut rows, &mut self.lines, LINES, &self.name);
+            self.written += n;
+            self.write_lines()?;
+            if !more? {
+                return Ok(());
             }
         }
-        self.write_lines()
+    }
+    fn encoder(&self) -> Option<Box<dyn super::Encoder>> {
+        Some(Box::new(JsonlEncoder::<T> {
+            name: self.name.clone(),
+            _t: PhantomData,
+        }))
+    }
+    fn write_encoded(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
+        self.out.write_all(bytes).map_err(|e| Error::Write {
+            sink: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        self.written += rows;
+        Ok(())
     }
     fn finish(&mut self) -> Result<()> {
         finish_out(&mut self.out, &self.name)
@@ -320,4 +370,59 @@ pub fn open_sink<T: Serialize + 'static>(
         Format::Csv => Box::new(CsvSink::<T>::open(spec)?),
         Format::Parquet => parquet(spec)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::io::SinkSpec;
+
+    /// A row serde_json refuses when it holds a key that is not a string.
+    type Row = BTreeMap<(u8, u8), u8>;
+
+    fn rows(bad_at: Option<usize>) -> Vec<(Row, i64)> {
+        (0..1000)
+            .map(|i| {
+                let mut row = Row::new();
+                if Some(i) == bad_at {
+                    row.insert((1, 2), 3);
+                }
+                (row, i as i64)
+            })
+            .collect()
+    }
+
+    /// Writes `batch` through the sink's thread, or through its encoder as a worker would.
+    fn write(path: &std::path::Path, mut batch: Vec<(Row, i64)>, encoded: bool) -> (u64, bool) {
+        let spec = SinkSpec::new("out", path.to_str().unwrap()).unwrap();
+        let mut sink = JsonlSink::<Row>::open(&spec).unwrap();
+        let ok = if encoded {
+            let mut bytes = Vec::new();
+            let (n, r) = sink.encoder().unwrap().encode(&mut batch, &mut bytes);
+            sink.write_encoded(&bytes, n).unwrap();
+            r.is_ok()
+        } else {
+            sink.write_batch(&mut batch).is_ok()
+        };
+        sink.finish().unwrap();
+        (sink.written(), ok)
+    }
+
+    #[test]
+    fn an_encoder_writes_what_the_sink_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad_at in [None, Some(0), Some(700)] {
+            let (direct, encoded) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+            let a = write(&direct, rows(bad_at), false);
+            let b = write(&encoded, rows(bad_at), true);
+            assert_eq!(a, b, "rows written and success, bad row at {bad_at:?}");
+            let good = bad_at.unwrap_or(1000);
+            assert_eq!(a, (good as u64, bad_at.is_none()));
+            let text = std::fs::read_to_string(&direct).unwrap();
+            assert_eq!(text, "{}\n".repeat(good), "whole lines before the bad row");
+            assert_eq!(std::fs::read_to_string(&encoded).unwrap(), text);
+        }
+    }
 }
