@@ -136,6 +136,7 @@ fn crash(workers: usize, kills_wanted: u32) {
     drop(w);
 
     let reference = dir.path().join("reference");
+    let reference_started = Instant::now();
     pulse::App::new(crashy)
         .run_from(args(
             &input,
@@ -144,6 +145,7 @@ fn crash(workers: usize, kills_wanted: u32) {
             1,
         ))
         .unwrap();
+    let reference_took = reference_started.elapsed();
     let want = committed(&reference);
     assert!(
         want.0.len() > 10_000 && want.1.len() > 100_000,
@@ -177,7 +179,12 @@ fn crash(workers: usize, kills_wanted: u32) {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let delay = Duration::from_millis(150 + seed % 450);
+            // Past a run's start, and early enough that every kill is needed before the job
+            // can finish however fast this build runs it: the latest moment is about twice a
+            // run's share of the one-worker job, less on more workers.
+            let latest = (reference_took * 2 / (kills_wanted * workers as u32))
+                .clamp(Duration::from_millis(250), Duration::from_millis(600));
+            let delay = Duration::from_millis(150 + seed % (latest.as_millis() as u64 - 150));
             std::thread::sleep(delay);
             if child.try_wait().unwrap().is_none() {
                 child.kill().unwrap(); // SIGKILL
