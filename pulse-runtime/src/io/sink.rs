@@ -382,8 +382,11 @@ mod tests {
     /// A row serde_json refuses when it holds a key that is not a string.
     type Row = BTreeMap<(u8, u8), u8>;
 
+    /// 90 KB of lines: more than one of the sink's 64 KiB pieces.
+    const ROWS: usize = 30_000;
+
     fn rows(bad_at: Option<usize>) -> Vec<(Row, i64)> {
-        (0..1000)
+        (0..ROWS)
             .map(|i| {
                 let mut row = Row::new();
                 if Some(i) == bad_at {
@@ -413,12 +416,13 @@ mod tests {
     #[test]
     fn an_encoder_writes_what_the_sink_writes() {
         let dir = tempfile::tempdir().unwrap();
-        for bad_at in [None, Some(0), Some(700)] {
+        // A bad row in the first piece, and one in the second.
+        for bad_at in [None, Some(0), Some(25_000)] {
             let (direct, encoded) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
             let a = write(&direct, rows(bad_at), false);
             let b = write(&encoded, rows(bad_at), true);
             assert_eq!(a, b, "rows written and success, bad row at {bad_at:?}");
-            let good = bad_at.unwrap_or(1000);
+            let good = bad_at.unwrap_or(ROWS);
             assert_eq!(a, (good as u64, bad_at.is_none()));
             let text = std::fs::read_to_string(&direct).unwrap();
             assert_eq!(text, "{}\n".repeat(good), "whole lines before the bad row");
