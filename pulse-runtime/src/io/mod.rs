@@ -93,7 +93,7 @@ pub trait Sink {
 }
 
 /// Turns a sink's batches into its bytes on another thread (see [`Sink::encoder`]).
-pub trait Encoder: Send + Sync {
+pub trait Encoder: Send {
     /// Appends the rows of `batch` (a `Vec<(T, i64)>`, left empty) to `into` as whole lines;
     /// returns how many, and the error of a row that could not be encoded (`into` then ends
     /// with the whole lines before it, which the sink still writes).
