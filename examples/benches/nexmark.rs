@@ -14,7 +14,8 @@
 //! JSON lines each worker reads its own stripes of the file.
 //!
 //! In-memory mode pushes pre-generated typed bids through the compiled graph in batches of 4096
-//! (framework cost alone). JSONL mode runs the pipeline through the CLI: read and decode the
+//! (framework cost alone); its canonical rows compare with the aHash hand loop both as whole
+//! runs and taking turns batch by batch in one loop (the steadier ratio on a noisy machine). JSONL mode runs the pipeline through the CLI: read and decode the
 //! file, run the graph, write JSON lines. Peak RSS is the process's high-water mark, reset before
 //! each run; in memory mode it includes the pre-generated input (about 32 B per bid).
 
