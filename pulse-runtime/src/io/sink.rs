@@ -181,14 +181,20 @@ impl<T: Serialize + 'static> JsonlSink<T> {
         })
     }
 
+    /// Hands the gathered lines to the writer.
     fn write_lines(&mut self) -> Result<()> {
-        let r = self.out.write_all(&self.lines);
+        let r = write_out(&mut self.out, &self.name, &self.lines);
         self.lines.clear();
-        r.map_err(|e| Error::Write {
-            sink: self.name.clone(),
-            message: e.to_string(),
-        })
+        r
     }
+}
+
+/// Writes `bytes` to `out`; an error names `sink`.
+fn write_out(out: &mut Out, sink: &str, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).map_err(|e| Error::Write {
+        sink: sink.into(),
+        message: e.to_string(),
+    })
 }
 
 /// Bytes of serialized lines gathered before they go to the writer.
@@ -265,10 +271,7 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
         }))
     }
     fn write_encoded(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
-        self.out.write_all(bytes).map_err(|e| Error::Write {
-            sink: self.name.clone(),
-            message: e.to_string(),
-        })?;
+        write_out(&mut self.out, &self.name, bytes)?;
         self.written += rows;
         Ok(())
     }

@@ -148,10 +148,6 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         at
     }
 
-    fn slot(&self, at: usize) -> &Slot<V> {
-        &self.slots[at]
-    }
-
     /// The piece under `pk`, read back if evicted; not marked changed.
     pub fn get(&mut self, pk: &PK) -> Option<&V> {
         let at = *self.index.get(pk)?;
@@ -178,7 +174,6 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     pub fn remove(&mut self, pk: &PK) -> Option<V> {
         let at = self.index.remove(pk)?;
         let slot = &mut self.slots[at];
-        slot.dirty = false;
         self.free.push(at);
         self.recent.retain(|&(_, r)| r != at);
         self.next = 0;
@@ -197,7 +192,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     pub fn resident(&self) -> impl Iterator<Item = (&PK, &V)> + '_ {
         self.index
             .iter()
-            .filter_map(|(k, &at)| Some((k, self.slot(at).value.as_ref()?)))
+            .filter_map(|(k, &at)| Some((k, self.slots[at].value.as_ref()?)))
     }
 
     /// Names the table after the operator, for messages.
@@ -217,7 +212,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         let pieces = self
             .index
             .iter()
-            .map(|(k, &at)| (k, self.slot(at).value.as_ref().filter(|_| inline)))
+            .map(|(k, &at)| (k, self.slots[at].value.as_ref().filter(|_| inline)))
             .collect();
         Ok((pieces, self.table.save()?))
     }
@@ -287,7 +282,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         let mut cold: Vec<(u64, usize)> = self
             .index
             .values()
-            .map(|&at| (self.slot(at), at))
+            .map(|&at| (&self.slots[at], at))
             .filter(|(s, _)| s.value.is_some() && !s.dirty)
             .map(|(s, at)| (s.touched, at))
             .collect();

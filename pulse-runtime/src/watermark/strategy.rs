@@ -49,6 +49,11 @@ impl BoundedOutOfOrderness {
             wm: MIN_WATERMARK,
         }
     }
+    /// `max_seen - bound - 1`, saturating: [`MIN_WATERMARK`] stays itself.
+    #[inline(always)]
+    fn watermark_of(&self, max_seen: i64) -> i64 {
+        max_seen.saturating_sub(self.bound).saturating_sub(1)
+    }
     /// Tolerates `s` seconds of disorder.
     pub fn secs(s: i64) -> Self {
         Self::millis(s.saturating_mul(1000))
@@ -60,12 +65,11 @@ impl<T> WatermarkStrategy<T> for BoundedOutOfOrderness {
     fn on_event(&mut self, _: &T, ts: i64) {
         if ts > self.max_seen {
             self.max_seen = ts;
-            self.wm = ts.saturating_sub(self.bound).saturating_sub(1);
+            self.wm = self.watermark_of(ts);
         }
     }
     #[inline(always)]
     fn current(&self) -> i64 {
-        // `MIN_WATERMARK` until an element is seen: it is `i64::MIN`, where subtraction saturates.
         self.wm
     }
     fn save(&self) -> [i64; 2] {
@@ -73,7 +77,7 @@ impl<T> WatermarkStrategy<T> for BoundedOutOfOrderness {
     }
     fn load(&mut self, saved: [i64; 2]) {
         self.max_seen = saved[0];
-        self.wm = saved[0].saturating_sub(self.bound).saturating_sub(1);
+        self.wm = self.watermark_of(saved[0]);
     }
 }
 
