@@ -18,7 +18,7 @@ pub use crate::graph::{
 pub use crate::io::json::{JsonProbe, JsonScanner, NoJson, ViaJson};
 pub use crate::io::probe::{NoParquet, Probe, ViaParquet};
 pub use crate::io::{Sink, SinkSpec, Source, SourceSpec, open_sink, open_source};
-pub use crate::operator::{Either, Exchange, Node, Operator};
+pub use crate::operator::{Combiner, Either, Exchange, Node, Operator};
 pub use crate::time::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
 pub use {arrow_array, arrow_buffer, arrow_schema};
 
@@ -223,6 +223,46 @@ pub mod ops {
             .expect("an exchange batch of the `key_by`'s element type")
     }
 
+    /// The batch type of partial accumulators for windowed aggregate `w`, from a worker.
+    #[inline(always)]
+    pub fn partial_batch<'b, K, T, A, W>(
+        _: &crate::operator::WindowAggregate<K, T, A, W>,
+        b: &'b mut dyn std::any::Any,
+    ) -> &'b mut Vec<crate::operator::Partial<K, A::Acc>>
+    where
+        K: crate::state::Key + 'static,
+        A: crate::aggregate::Aggregate<T>,
+        A::Acc: 'static,
+    {
+        b.downcast_mut::<Vec<crate::operator::Partial<K, A::Acc>>>()
+            .expect("partials of the window's key and accumulator types")
+    }
+
+    /// Chooses, for a concrete windowed aggregate, between its combiner (keys and accumulators
+    /// are `Send`) and `None`, as [`ExchangeProbe`] does for a `key_by`.
+    pub struct CombinerProbe<'a, X>(std::cell::Cell<Option<&'a mut X>>);
+    impl<'a, X> CombinerProbe<'a, X> {
+        pub fn new(x: &'a mut X) -> Self {
+            CombinerProbe(std::cell::Cell::new(Some(x)))
+        }
+    }
+    pub trait ViaCombiner<'a> {
+        fn combiner(&self) -> Option<&'a mut dyn Combiner>;
+    }
+    impl<'a, X: Combiner> ViaCombiner<'a> for &CombinerProbe<'a, X> {
+        fn combiner(&self) -> Option<&'a mut dyn Combiner> {
+            self.0.take().map(|x| x as &mut dyn Combiner)
+        }
+    }
+    pub trait NoCombiner<'a> {
+        fn combiner(&self) -> Option<&'a mut dyn Combiner>;
+    }
+    impl<'a, X> NoCombiner<'a> for CombinerProbe<'a, X> {
+        fn combiner(&self) -> Option<&'a mut dyn Combiner> {
+            None
+        }
+    }
+
     /// Chooses, for a concrete `key_by`, between its exchange (elements are `Send`) and
     /// `None` (autoref specialisation: the impl on `&ExchangeProbe` wins when it applies).
     pub struct ExchangeProbe<'a, X>(std::cell::Cell<Option<&'a mut X>>);
@@ -278,14 +318,16 @@ pub mod ops {
     }
 
     #[inline(always)]
-    pub fn exchanger<St, F: Fn(&mut St, &mut dyn FnMut(usize, Option<&mut dyn Exchange>))>(
-        _: &St,
-        f: F,
-    ) -> F {
+    pub fn exchanger<St, F>(_: &St, f: F) -> F
+    where
+        F: Fn(&mut St, &mut dyn FnMut(usize, Option<&mut dyn Exchange>, Option<&mut dyn Combiner>)),
+    {
         f
     }
+    /// `f(st, ex, partials, batch)`: elements routed to exchange `ex`, or if `partials`
+    /// partial accumulators for the combiner after it.
     #[inline(always)]
-    pub fn injector<St, F: Fn(&mut St, usize, &mut dyn std::any::Any)>(_: &St, f: F) -> F {
+    pub fn injector<St, F: Fn(&mut St, usize, bool, &mut dyn std::any::Any)>(_: &St, f: F) -> F {
         f
     }
 
@@ -354,8 +396,8 @@ where
     Ck: Fn(&mut St, i64),
     Vi: Fn(&St, &mut dyn FnMut(&'static str, &dyn Operator)),
     Vm: Fn(&mut St, &mut dyn FnMut(&'static str, &mut dyn Operator)),
-    Ex: Fn(&mut St, &mut dyn FnMut(usize, Option<&mut dyn Exchange>)),
-    In: Fn(&mut St, usize, &mut dyn std::any::Any),
+    Ex: for<'a> Fn(&mut St, &'a mut crate::graph::ExchangeVisitor<'a>),
+    In: Fn(&mut St, usize, bool, &mut dyn std::any::Any),
     Pr: Fn(&mut St),
 {
     fn push_batch(&mut self, port: usize, batch: &mut dyn std::any::Any) {
@@ -379,11 +421,14 @@ where
     fn for_each_operator_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut dyn Operator)) {
         (self.visit_mut)(&mut self.st, f)
     }
-    fn for_each_exchange(&mut self, f: &mut dyn FnMut(usize, Option<&mut dyn Exchange>)) {
+    fn for_each_exchange(&mut self, f: &mut crate::graph::ExchangeVisitor<'_>) {
         (self.exchanges)(&mut self.st, f)
     }
     fn push_exchange(&mut self, ex: usize, batch: &mut dyn std::any::Any) {
-        (self.inject)(&mut self.st, ex, batch)
+        (self.inject)(&mut self.st, ex, false, batch)
+    }
+    fn merge_partials(&mut self, ex: usize, batch: &mut dyn std::any::Any) {
+        (self.inject)(&mut self.st, ex, true, batch)
     }
     fn propagate_watermarks(&mut self) {
         (self.propagate)(&mut self.st)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::checkpoint::CheckpointStore;
 use crate::error::Result;
 use crate::io::{Sink, SinkSpec, Source, SourceSpec};
-use crate::operator::{Exchange, Operator};
+use crate::operator::{Combiner, Exchange, Operator};
 use crate::time::MIN_WATERMARK;
 
 /// A named, typed input or output of a pipeline.
@@ -33,6 +33,11 @@ pub type Snapshot = BTreeMap<String, Vec<u8>>;
 /// Keyed state cells one operator changed since the last checkpoint (`None`: deleted).
 pub type Dirty = Vec<(String, Vec<(Vec<u8>, Option<Vec<u8>>)>)>;
 
+/// What [`Graph::for_each_exchange`] calls: the exchange's index, the `key_by` as an exchange,
+/// and the combiner after it.
+pub type ExchangeVisitor<'a> =
+    dyn FnMut(usize, Option<&mut dyn Exchange>, Option<&mut dyn Combiner>) + 'a;
+
 /// A compiled graph as the runtime drives it: typed batches in, typed batches out.
 ///
 /// Batches cross this boundary as `&mut dyn Any` (a `Vec<T>` in, a `Vec<(T, i64)>` out), so a
@@ -55,12 +60,17 @@ pub trait Graph {
     fn for_each_operator(&self, f: &mut dyn FnMut(&'static str, &dyn Operator));
     /// Calls `f` with every stateful operator and its stable id, mutably.
     fn for_each_operator_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut dyn Operator));
-    /// Calls `f` with every `key_by` in order, as an exchange; `None` for one whose elements
-    /// cannot move between threads (they are not `Send`).
-    fn for_each_exchange(&mut self, f: &mut dyn FnMut(usize, Option<&mut dyn Exchange>));
+    /// Calls `f` with every `key_by` in order, as an exchange (`None` for one whose elements
+    /// cannot move between threads: they are not `Send`), and with the windowed aggregate
+    /// right after it as a combiner, if that is all that follows it and its keys and
+    /// accumulators are `Send`.
+    fn for_each_exchange(&mut self, f: &mut ExchangeVisitor<'_>);
     /// Pushes elements another worker routed here (a `Vec<((K, T), i64)>` of exchange `ex`'s
     /// type) through the operators after that `key_by`.
     fn push_exchange(&mut self, ex: usize, batch: &mut dyn Any);
+    /// Merges partial accumulators (a `Vec<Partial<K, Acc>>`, see
+    /// [`Combiner`]) into the combiner after exchange `ex`, and pushes what they re-emit on.
+    fn merge_partials(&mut self, ex: usize, batch: &mut dyn Any);
     /// Moves watermarks through the graph, after an exchange learned of another worker's.
     fn propagate_watermarks(&mut self);
 

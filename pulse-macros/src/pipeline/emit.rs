@@ -374,21 +374,63 @@ impl Emitter<'_> {
         let exchanges: Vec<usize> = (0..self.g.nodes.len())
             .filter(|&k| matches!(self.g.nodes[k].kind, Kind::KeyBy(_)))
             .collect();
+        // The windowed aggregate that is all a `key_by` feeds pre-aggregates in parallel runs.
+        let combiner = |k: usize| match self.g.consumers(k, 0).as_slice() {
+            [Consumer::Node { node, .. }]
+                if matches!(self.g.nodes[*node].kind, Kind::Window { .. }) =>
+            {
+                Some(*node)
+            }
+            _ => None,
+        };
         let visit_ex = exchanges.iter().enumerate().map(|(e, &k)| {
             let nk = n(k);
+            let comb = match combiner(k) {
+                Some(w) => {
+                    let nw = n(w);
+                    quote! {{
+                        #[allow(unused_imports)]
+                        use ::pulse::__private::ops::{NoCombiner as _, ViaCombiner as _};
+                        (&&::pulse::__private::ops::CombinerProbe::new(#nw)).combiner()
+                    }}
+                }
+                None => quote!(::std::option::Option::None),
+            };
             quote! {
                 f(#e, {
                     #[allow(unused_imports)]
                     use ::pulse::__private::ops::{NoExchange as _, ViaExchange as _};
                     (&&::pulse::__private::ops::ExchangeProbe::new(#nk)).exchange()
-                });
+                }, #comb);
             }
         });
         let inject_arms = exchanges.iter().enumerate().map(|(e, &k)| {
             let nk = n(k);
             let c = self.to_consumers(k, 0);
+            let merge = combiner(k).map(|w| {
+                let nw = n(w);
+                let c = self.to_consumers(w, 0);
+                quote! {
+                    (#e, true) => {
+                        let batch = {
+                            let #pat = &mut *st;
+                            ::pulse::__private::ops::partial_batch(&*#nw, batch)
+                        };
+                        for __partial in batch.drain(..) {
+                            {
+                                let #pat = &mut *st;
+                                #nw.merge(__partial, &mut |x, ts| { #c });
+                            }
+                            __drain(st);
+                            if #advanced {
+                                __prop(st);
+                            }
+                        }
+                    }
+                }
+            });
             quote! {
-                #e => {
+                (#e, false) => {
                     let batch = {
                         let #pat = &mut *st;
                         ::pulse::__private::ops::exchange_batch(&*#nk, batch)
@@ -404,6 +446,7 @@ impl Emitter<'_> {
                         }
                     }
                 }
+                #merge
             }
         });
         let after_clock = if clocks.is_empty() {
@@ -455,10 +498,10 @@ impl Emitter<'_> {
                 let #pat = st;
                 #(#visit_ex)*
             });
-            let __inject = ::pulse::__private::ops::injector(&st, move |st, ex, batch| {
-                match ex {
+            let __inject = ::pulse::__private::ops::injector(&st, move |st, ex, partials, batch| {
+                match (ex, partials) {
                     #(#inject_arms)*
-                    _ => panic!("no exchange {ex}"),
+                    _ => panic!("no exchange {ex} (partials: {partials})"),
                 }
             });
         }

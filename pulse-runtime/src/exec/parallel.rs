@@ -9,14 +9,21 @@
 //! Downstream of a `key_by` the watermark is the minimum over all workers', so a window fires
 //! only when every worker has passed its end: results are those of one worker.
 //!
+//! A `key_by` that feeds only an aligned windowed aggregate exchanges no elements: the
+//! aggregate is a [`Combiner`](crate::operator::Combiner). Each worker adds what it read into
+//! partial accumulators; once its own watermark closes a window, it sends each key's partial to
+//! the key's owner, then its watermark. The owner merges and fires as before. A worker's own
+//! share is merged in place, before it publishes its own watermark to itself, so the owner's
+//! minimum waits for it as it waits for the others'.
+//!
 //! Results go to one thread that owns the sinks. A worker whose inputs have ended keeps
 //! serving the exchange until no worker reads any more and no message is in flight (counted
 //! by every sender before it sends, and by the receiver once what the message caused has been
 //! sent on).
 //!
 //! Checkpoints stop the world: the sink thread raises the requested epoch; each worker stops
-//! reading at its next round and keeps serving the exchange until every worker has stopped and
-//! nothing is in flight. Then every element read so far has reached the operator that keeps it,
+//! reading at its next round, sends every partial it holds, and keeps serving the exchange
+//! until every worker has stopped and nothing is in flight. Then every element read so far has reached the operator that keeps it,
 //! and each worker sends its results, its state (under `w<N>/`) and its sources' positions
 //! (`<input>@<N>`); the sink thread writes them with the sinks' pre-commits in one atomic batch,
 //! as a one-worker run does, and lets the workers go on.
@@ -42,6 +49,8 @@ const CHANNEL: usize = 64;
 enum Msg {
     /// Elements for exchange `.0`, a `Vec<((K, T), i64)>`.
     Records(usize, Box<dyn Any + Send>),
+    /// Partial accumulators for the combiner after exchange `.0`, a `Vec<Partial<K, Acc>>`.
+    Partials(usize, Box<dyn Any + Send>),
     /// Exchange `.0`'s input watermark at worker `.1`.
     Watermark(usize, usize, i64),
 }
@@ -143,6 +152,9 @@ struct Link<'a> {
     handled: i64,
     /// Per exchange: the watermark last sent to the other workers.
     sent: Vec<i64>,
+    /// Whether combiners send all their partials, not only those of windows this worker's
+    /// watermark closed (while stopped for a checkpoint, so no partial is left out of it).
+    send_all: bool,
 }
 
 impl Link<'_> {
@@ -162,8 +174,10 @@ impl Link<'_> {
         }
         loop {
             let mut msgs = Vec::new();
-            let (me, sent) = (self.me, &mut self.sent);
-            g.for_each_exchange(&mut |ex, x| {
+            // Partials for keys this worker owns, and the watermarks it publishes to itself.
+            let (mut own, mut publish) = (Vec::new(), Vec::new());
+            let (me, sent, all) = (self.me, &mut self.sent, self.send_all);
+            g.for_each_exchange(&mut |ex, x, combiner| {
                 let x = x.expect("exchanges are checked when the worker starts");
                 for to in (0..workers).filter(|&w| w != me) {
                     if let Some(b) = x.take_outbox(to) {
@@ -174,18 +188,43 @@ impl Link<'_> {
                     sent.resize(ex + 1, MIN_WATERMARK);
                 }
                 let wm = x.local_watermark();
+                let combiner = combiner.filter(|_| x.keeps_local());
+                if let Some(c) = combiner {
+                    // Before the watermark that covers them, as elements are.
+                    c.take_partials(wm, all, &mut |to, b| {
+                        if to == me {
+                            own.push((ex, b));
+                        } else {
+                            msgs.push((to, Msg::Partials(ex, b)));
+                        }
+                    });
+                }
                 if wm > sent[ex] {
                     sent[ex] = wm;
                     for to in (0..workers).filter(|&w| w != me) {
                         msgs.push((to, Msg::Watermark(ex, me, wm)));
                     }
+                    if x.keeps_local() {
+                        publish.push((ex, wm));
+                    }
                 }
             });
-            if msgs.is_empty() {
+            if msgs.is_empty() && own.is_empty() && publish.is_empty() {
                 break;
             }
             for (to, msg) in msgs {
                 self.send(g, to, msg)?;
+            }
+            for (ex, mut b) in own {
+                g.merge_partials(ex, b.as_mut());
+            }
+            if !publish.is_empty() {
+                g.for_each_exchange(&mut |ex, x, _| {
+                    if let Some(&(_, wm)) = publish.iter().find(|(e, _)| *e == ex) {
+                        x.expect("checked").set_remote_watermark(me, wm);
+                    }
+                });
+                g.propagate_watermarks();
             }
         }
         self.shared.inflight.fetch_sub(self.handled, SeqCst);
@@ -227,8 +266,9 @@ impl Link<'_> {
     fn handle<G: Graph + ?Sized>(&mut self, g: &mut G, msg: Msg) {
         match msg {
             Msg::Records(ex, mut batch) => g.push_exchange(ex, batch.as_mut()),
+            Msg::Partials(ex, mut batch) => g.merge_partials(ex, batch.as_mut()),
             Msg::Watermark(ex, from, wm) => {
-                g.for_each_exchange(&mut |e, x| {
+                g.for_each_exchange(&mut |e, x, _| {
                     if e == ex {
                         x.expect("checked").set_remote_watermark(from, wm);
                     }
@@ -378,6 +418,7 @@ pub fn run_parallel<P: Pipeline>(
                     shared,
                     handled: 0,
                     sent: Vec::new(),
+                    send_all: false,
                 };
                 let env = WorkerEnv {
                     me,
@@ -586,8 +627,13 @@ fn worker<P: Pipeline>(
     let (me, workers) = (env.me, env.workers);
     let mut g = pipeline.build();
     let mut not_send = None;
-    g.for_each_exchange(&mut |ex, x| match x {
-        Some(x) => x.configure(me, workers),
+    g.for_each_exchange(&mut |ex, x, combiner| match x {
+        Some(x) => {
+            x.configure(me, workers);
+            if combiner.is_some_and(|c| c.configure(me, workers)) {
+                x.keep_local();
+            }
+        }
         None => not_send = Some(ex),
     });
     if let (Some(ex), true) = (not_send, workers > 1) {
@@ -665,6 +711,7 @@ fn worker<P: Pipeline>(
             return Ok(());
         }
         epoch = requested;
+        link.send_all = true;
         link.flush(g)?;
         link.shared.paused.fetch_add(1, SeqCst);
         loop {
@@ -674,6 +721,7 @@ fn worker<P: Pipeline>(
                 break;
             }
         }
+        link.send_all = false;
         drain(g, outs)?;
         let named = |m: BTreeMap<String, String>| {
             m.into_iter()

@@ -3,6 +3,9 @@
 //! In a parallel run `key_by` is also the exchange: an element whose key belongs to another
 //! worker waits in that worker's outbox, and the driver sends it there (see
 //! [`crate::exec::run_parallel`]). Its watermark downstream is the minimum over every worker's.
+//! When a windowed aggregate follows that can pre-aggregate ([`Combiner`]), the `key_by` keeps
+//! every element on the worker that read it, and the aggregate sends partial accumulators
+//! instead.
 
 use std::any::Any;
 use std::hash::Hash;
@@ -18,9 +21,14 @@ static ROUTER: ahash::RandomState = ahash::RandomState::with_seeds(
     0x082e_fa98_ec4e_6c89,
 );
 
-/// The worker, of `workers`, that owns a key hashing to `h`: the high bits scaled to the range.
+/// The worker, of `workers`, that owns key `k`: the high bits of its hash scaled to the range.
 #[inline(always)]
-fn owner(h: u64, workers: usize) -> usize {
+pub(crate) fn owner<K: Hash + ?Sized>(k: &K, workers: usize) -> usize {
+    owner_of_hash(ROUTER.hash_one(k), workers)
+}
+
+#[inline(always)]
+fn owner_of_hash(h: u64, workers: usize) -> usize {
     (((h >> 32) * workers as u64) >> 32) as usize
 }
 
@@ -29,6 +37,12 @@ pub struct KeyBy<T, K, F> {
     f: F,
     me: usize,
     workers: usize,
+    /// Whether elements of other workers' keys go to their outboxes (a parallel run without a
+    /// combiner downstream).
+    route: bool,
+    /// Whether a combiner downstream pre-aggregates: elements stay here, and the watermark
+    /// downstream waits for this worker's own published one too.
+    local_only: bool,
     /// Hashes a key for routing (a pointer, so `push` needs no `Hash` bound of its own and a
     /// key type that is not `Hash` is reported once, at `key_by`).
     hash: fn(&K) -> u64,
@@ -36,7 +50,8 @@ pub struct KeyBy<T, K, F> {
     outbox: Vec<Vec<((K, T), i64)>>,
     /// The watermark of this worker's own input.
     local: i64,
-    /// Per worker: the latest watermark it sent (this worker's own entry unused).
+    /// Per worker: the latest watermark it sent (this worker's own entry: the one it last
+    /// published, used only when a combiner pre-aggregates).
     remote: Vec<i64>,
 }
 
@@ -47,6 +62,8 @@ impl<T, K: Hash, F: FnMut(&T) -> K> KeyBy<T, K, F> {
             f,
             me: 0,
             workers: 1,
+            route: false,
+            local_only: false,
             hash: |k| ROUTER.hash_one(k),
             outbox: Vec::new(),
             local: MIN_WATERMARK,
@@ -60,8 +77,8 @@ impl<T, K, F: FnMut(&T) -> K> KeyBy<T, K, F> {
     #[inline(always)]
     pub fn push(&mut self, x: T, ts: i64, out: &mut impl FnMut((K, T), i64)) {
         let k = (self.f)(&x);
-        if self.workers > 1 {
-            let to = owner((self.hash)(&k), self.workers);
+        if self.route {
+            let to = owner_of_hash((self.hash)(&k), self.workers);
             if to != self.me {
                 self.outbox[to].push(((k, x), ts));
                 return;
@@ -73,13 +90,18 @@ impl<T, K, F: FnMut(&T) -> K> KeyBy<T, K, F> {
 
 impl<T, K, F> KeyBy<T, K, F> {
     /// The watermark downstream: this worker's input watermark `local`, held back by every
-    /// other worker's.
+    /// other worker's. With a combiner downstream, this worker's own counts as published: its
+    /// partial accumulators reach their owners before the watermark that covers them.
     #[inline]
     pub fn combine(&mut self, local: i64) -> i64 {
         self.local = local;
-        let mut wm = local;
+        let mut wm = if self.local_only {
+            crate::time::MAX_WATERMARK
+        } else {
+            local
+        };
         for (w, &r) in self.remote.iter().enumerate() {
-            if w != self.me {
+            if w != self.me || self.local_only {
                 wm = wm.min(r);
             }
         }
@@ -96,11 +118,18 @@ impl<T, K, F> Operator for KeyBy<T, K, F> {}
 pub trait Exchange {
     /// Makes this the exchange of worker `me` of `workers`.
     fn configure(&mut self, me: usize, workers: usize);
+    /// Keeps every element on this worker, for the [`Combiner`] after it; the driver then
+    /// publishes this worker's own watermark with
+    /// [`set_remote_watermark`](Self::set_remote_watermark) after its partials.
+    fn keep_local(&mut self);
+    /// Whether [`keep_local`](Self::keep_local) was called.
+    fn keeps_local(&self) -> bool;
     /// The elements held for worker `to` (a `Vec<((K, T), i64)>`), if any.
     fn take_outbox(&mut self, to: usize) -> Option<Box<dyn Any + Send>>;
     /// This worker's input watermark at the exchange.
     fn local_watermark(&self) -> i64;
-    /// Worker `from`'s input watermark at the exchange.
+    /// Worker `from`'s input watermark at the exchange (this worker's own as published, when it
+    /// keeps elements local).
     fn set_remote_watermark(&mut self, from: usize, wm: i64);
 }
 
@@ -108,8 +137,16 @@ impl<T: Send + 'static, K: Send + 'static, F> Exchange for KeyBy<T, K, F> {
     fn configure(&mut self, me: usize, workers: usize) {
         self.me = me;
         self.workers = workers.max(1);
+        self.route = self.workers > 1 && !self.local_only;
         self.outbox = (0..self.workers).map(|_| Vec::new()).collect();
         self.remote = vec![MIN_WATERMARK; self.workers];
+    }
+    fn keep_local(&mut self) {
+        self.local_only = true;
+        self.route = false;
+    }
+    fn keeps_local(&self) -> bool {
+        self.local_only
     }
     fn take_outbox(&mut self, to: usize) -> Option<Box<dyn Any + Send>> {
         let b = self.outbox.get_mut(to)?;
@@ -127,4 +164,28 @@ impl<T: Send + 'static, K: Send + 'static, F> Exchange for KeyBy<T, K, F> {
             *r = (*r).max(wm);
         }
     }
+}
+
+/// A windowed aggregate right after a `key_by`, pre-aggregating in a parallel run: each worker
+/// adds the elements it read into partial accumulators per window and key, and sends a
+/// window's partials to the keys' owners once its own watermark closes the window (or all of
+/// them before a checkpoint). The owner merges them and fires under the minimum watermark, as
+/// before; only partials cross threads, not elements.
+///
+/// Lateness is decided where the element is read, against the watermark that worker last
+/// published; its partials go out before the next one, so an owner always merges them before
+/// its own watermark can pass the window's cleanup time.
+pub trait Combiner {
+    /// Pre-aggregates on worker `me` of `workers`; `false` if it cannot (session windows), and
+    /// then the `key_by` routes elements instead.
+    fn configure(&mut self, me: usize, workers: usize) -> bool;
+    /// Hands `send` the partials to send, per owning worker (this one included): those of
+    /// windows with `end - 1 <= wm`, or all of them if `all`. `wm` becomes the watermark later
+    /// elements are judged late against; the driver publishes it after these partials.
+    fn take_partials(
+        &mut self,
+        wm: i64,
+        all: bool,
+        send: &mut dyn FnMut(usize, Box<dyn Any + Send>),
+    );
 }

@@ -10,13 +10,13 @@ mod watermark;
 mod window;
 
 pub use join::{Either, WindowJoin};
-pub use key_by::{Exchange, KeyBy};
+pub use key_by::{Combiner, Exchange, KeyBy};
 pub use panes::{PaneState, Panes};
 pub use process::{Context, NoTimers, Process};
 pub use source::Source;
 pub use stateless::{FilterMap, FilterOp, FlatMap, Inspect, MapOp};
 pub use watermark::WatermarkOp;
-pub use window::WindowAggregate;
+pub use window::{Partial, WindowAggregate};
 
 use crate::error::Result;
 use crate::state::Backing;

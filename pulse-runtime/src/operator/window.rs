@@ -8,14 +8,20 @@
 //! Aligned windows (one piece per end) and session windows (one piece per key) are [`Panes`]:
 //! with checkpoints on, each piece is a cell in fjall, written when it changed and evicted past
 //! the memory budget. The index of session ends stays in memory and in every checkpoint.
+//!
+//! In a parallel run an aligned window is also a [`Combiner`]: each worker pre-aggregates what
+//! it read, and owners merge the partials ([`WindowAggregate::merge`]).
 
+use std::any::Any;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
+use super::key_by::owner;
 use super::panes::SavedPanes;
-use super::{Node, Operator, PaneState, Panes, decode, encode};
+use super::{Combiner, Node, Operator, PaneState, Panes, decode, encode};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
 use crate::state::{Backing, Key};
@@ -56,6 +62,32 @@ type Saved<K, Acc> = (
     BTreeMap<i64, BTreeSet<(K, i64)>>,
 );
 
+/// One window's partial accumulators, pre-aggregated by one worker, for the keys another
+/// worker (or this one) owns.
+pub struct Partial<K, Acc> {
+    end: i64,
+    start: i64,
+    keys: PartialKeys<K, Acc>,
+}
+
+enum PartialKeys<K, Acc> {
+    /// This worker's own keys: the map they were added to, which becomes the window's if the
+    /// window has nothing yet.
+    Own(KeyMap<K, Acc>),
+    /// Another worker's keys.
+    Sent(Vec<(K, Acc)>),
+}
+
+/// This worker's pre-aggregation in a parallel run (see [`Combiner`]).
+struct Combine<K, Acc> {
+    me: usize,
+    workers: usize,
+    /// The watermark this worker last published at the `key_by`: elements are late against it.
+    wm: i64,
+    /// Partial accumulators by window end, not yet sent.
+    partials: Panes<i64, Pane<K, Acc>>,
+}
+
 /// The windowed aggregate of a keyed stream.
 pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     assigner: W,
@@ -75,6 +107,7 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     /// A firing window's keys, to sort. Kept between firings: a fresh buffer the size of a
     /// large window is a fresh mapping from the allocator, paid for in page faults.
     firing: Vec<(K, A::Acc)>,
+    combine: Option<Combine<K, A::Acc>>,
     _t: PhantomData<fn(T)>,
 }
 
@@ -100,6 +133,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             assigned: Vec::new(),
             assigned_for: (0, 0),
             firing: Vec::new(),
+            combine: None,
             _t: PhantomData,
         }
     }
@@ -123,8 +157,12 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 .assign(ts, |start, end| windows.push((start, end)));
             self.assigned_for = self.assigner.same_windows(ts);
         }
-        let (wm, lateness, agg, aligned) =
-            (self.st.wm, self.lateness, &self.agg, &mut self.aligned);
+        // Pre-aggregating, elements go to this worker's partials, never straight out.
+        let (wm, aligned, direct) = match &mut self.combine {
+            None => (self.st.wm, &mut self.aligned, true),
+            Some(c) => (c.wm, &mut c.partials, false),
+        };
+        let (lateness, agg) = (self.lateness, &self.agg);
         let mut accepted = false;
         for &(start, end) in &self.assigned {
             if wm >= cleanup_time(end, lateness) {
@@ -143,7 +181,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 keys.entry(k.clone()).or_insert_with(|| agg.init())
             };
             agg.add(acc, &x, ts);
-            if wm >= end - 1 {
+            if direct && wm >= end - 1 {
                 out(window(k.clone(), start, end, agg.result(acc)), end - 1);
             }
         }
@@ -203,6 +241,60 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             .entry(end)
             .or_default()
             .insert((k, start));
+    }
+
+    /// Merges one window's partial accumulators, pre-aggregated by another worker (or this
+    /// one) for keys this worker owns; re-emits the results through `out` if the window has
+    /// fired.
+    pub fn merge(
+        &mut self,
+        Partial { end, start, keys }: Partial<K, A::Acc>,
+        out: &mut impl FnMut(Window<K, A::Out>, i64),
+    ) {
+        let wm = self.st.wm;
+        if wm >= cleanup_time(end, self.lateness) {
+            // Cannot happen: partials travel ahead of the watermark that covers them (see
+            // `Combiner`). Counted rather than merged into a window that will not fire again.
+            debug_assert!(
+                false,
+                "a partial of window ..{end} arrived past its cleanup"
+            );
+            self.st.late += 1;
+            return;
+        }
+        let fired = wm >= end - 1;
+        let agg = &self.agg;
+        let keys = match keys {
+            PartialKeys::Own(mine) if !self.aligned.contains(&end) => {
+                // The usual first partial of a window: it becomes the window, key by key as is.
+                let (_, keys) = self.aligned.get_mut(&end, || (start, mine));
+                if fired {
+                    for (k, acc) in keys.iter() {
+                        out(window(k.clone(), start, end, agg.result(acc)), end - 1);
+                    }
+                }
+                return;
+            }
+            PartialKeys::Own(mine) => mine.into_iter().collect(),
+            PartialKeys::Sent(list) => list,
+        };
+        let (_, window_keys) = self.aligned.get_mut(&end, || (start, KeyMap::default()));
+        window_keys.reserve(keys.len());
+        for (k, acc) in keys {
+            // A key is cloned only past the window's end, inside its lateness: rare.
+            let emit = fired.then(|| k.clone());
+            let merged = match window_keys.entry(k) {
+                Entry::Occupied(e) => {
+                    let mine = e.into_mut();
+                    agg.merge(mine, acc);
+                    mine
+                }
+                Entry::Vacant(e) => e.insert(acc),
+            };
+            if let Some(k) = emit {
+                out(window(k, start, end, agg.result(merged)), end - 1);
+            }
+        }
     }
 
     /// Advances to watermark `wm`: fires every window with `end - 1 <= wm` not fired yet, in
@@ -304,6 +396,73 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
     }
 }
 
+impl<K, T, A, W> Combiner for WindowAggregate<K, T, A, W>
+where
+    K: Key + Send + 'static,
+    A: Aggregate<T>,
+    A::Acc: Send + 'static,
+    W: WindowAssigner,
+{
+    fn configure(&mut self, me: usize, workers: usize) -> bool {
+        if workers <= 1 || self.assigner.session_gap().is_some() {
+            self.combine = None;
+            return false;
+        }
+        self.combine = Some(Combine {
+            me,
+            workers,
+            wm: self.st.wm,
+            partials: Panes::new("partial"),
+        });
+        true
+    }
+
+    fn take_partials(
+        &mut self,
+        wm: i64,
+        all: bool,
+        send: &mut dyn FnMut(usize, Box<dyn Any + Send>),
+    ) {
+        let Some(c) = &mut self.combine else {
+            return;
+        };
+        c.wm = c.wm.max(wm);
+        let mut to: Vec<Vec<Partial<K, A::Acc>>> = (0..c.workers).map(|_| Vec::new()).collect();
+        while let Some(&end) = c.partials.first_key() {
+            if !all && end - 1 > wm {
+                break;
+            }
+            let (start, mut keys) = c.partials.remove(&end).expect("listed");
+            let share = keys.len() / c.workers + 16;
+            let mut theirs: Vec<Vec<(K, A::Acc)>> = (0..c.workers)
+                .map(|w| Vec::with_capacity(if w == c.me { 0 } else { share }))
+                .collect();
+            for (k, acc) in keys.extract_if(|k, _| owner(k, c.workers) != c.me) {
+                theirs[owner(&k, c.workers)].push((k, acc));
+            }
+            for (w, list) in theirs.into_iter().enumerate() {
+                let keys = if w == c.me {
+                    PartialKeys::Own(std::mem::take(&mut keys))
+                } else {
+                    PartialKeys::Sent(list)
+                };
+                let empty = match &keys {
+                    PartialKeys::Own(m) => m.is_empty(),
+                    PartialKeys::Sent(l) => l.is_empty(),
+                };
+                if !empty {
+                    to[w].push(Partial { end, start, keys });
+                }
+            }
+        }
+        for (w, batch) in to.into_iter().enumerate() {
+            if !batch.is_empty() {
+                send(w, Box::new(batch));
+            }
+        }
+    }
+}
+
 #[inline(always)]
 fn window<K, V>(key: K, start: i64, end: i64, value: V) -> Window<K, V> {
     Window {
@@ -352,6 +511,10 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
         let (st, (panes, pane_table), (sessions, session_table), index): Saved<K, A::Acc> =
             decode(bytes)?;
         self.st = st;
+        if let Some(c) = &mut self.combine {
+            // Every worker's checkpoint holds the same watermark: nothing was in flight.
+            c.wm = c.wm.max(self.st.wm);
+        }
         self.aligned.load(panes, &pane_table)?;
         self.sessions.load(sessions, &session_table)?;
         self.session_index = index;
@@ -376,6 +539,7 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
     fn state_bytes(&self) -> usize {
         self.aligned.bytes()
             + self.sessions.bytes()
+            + self.combine.as_ref().map_or(0, |c| c.partials.bytes())
             + self.firing.capacity() * std::mem::size_of::<(K, A::Acc)>()
     }
     fn evict(&mut self, budget: usize) -> usize {
@@ -670,6 +834,94 @@ mod tests {
         assert_eq!(
             got.iter().map(|w| (w.key, w.value)).collect::<Vec<_>>(),
             [(1, 11), (2, 1)]
+        );
+    }
+
+    /// Two workers pre-aggregating, each reading part of the elements: the owners' merged
+    /// results (fired, and re-fired inside the lateness) and the late elements are those of one
+    /// operator reading everything under the same watermarks.
+    #[test]
+    fn combining_workers_give_one_operators_results() {
+        type Row = (String, i64, i64, u64, i64);
+        let new =
+            || WindowAggregate::<String, i64, Count, _>::new(Sliding::millis(10, 5), 5, Count);
+        let mut workers = [new(), new()];
+        for (me, w) in workers.iter_mut().enumerate() {
+            assert!(Combiner::configure(w, me, 2));
+        }
+        let mut one = new();
+        let (mut got, mut want): (Vec<Row>, Vec<Row>) = (vec![], vec![]);
+        let (mut got_late, mut want_late) = (vec![], vec![]);
+        let row =
+            |w: Window<String, u64>, t: i64| (w.key, w.start.millis(), w.end.millis(), w.value, t);
+        // Rounds of (reader, key, ts), then the watermark both readers publish.
+        type Round<'a> = (&'a [(usize, &'a str, i64)], i64);
+        let rounds: [Round; 5] = [
+            (
+                &[
+                    (0, "a", 1),
+                    (1, "a", 2),
+                    (0, "b", 3),
+                    (1, "c", 7),
+                    (1, "b", 12),
+                ],
+                4,
+            ),
+            (&[(0, "c", 8), (1, "a", 13), (0, "d", 9)], 14),
+            // Inside the lateness of [5, 15) and [0, 10) (cleanup at 14 + 5 and 9 + 5).
+            (&[(1, "a", 9), (0, "c", 11), (1, "d", 6)], 16),
+            // ts 4 only falls in [0, 10), cleaned up at 14: late, at its reader.
+            (&[(0, "b", 4), (1, "e", 21), (0, "e", 24)], 30),
+            (&[(1, "b", 31)], i64::MAX),
+        ];
+        for (elements, wm) in rounds {
+            for &(reader, k, ts) in elements {
+                let (g, l) = (&mut got, &mut got_late);
+                workers[reader].push(
+                    (k.into(), ts),
+                    ts,
+                    &mut |w, t| g.push(row(w, t)),
+                    &mut |x, _| l.push(x),
+                );
+                let (o, l) = (&mut want, &mut want_late);
+                one.push(
+                    (k.into(), ts),
+                    ts,
+                    &mut |w, t| o.push(row(w, t)),
+                    &mut |x, _| l.push(x),
+                );
+            }
+            let mut sent: Vec<(usize, Box<dyn Any + Send>)> = vec![];
+            for w in workers.iter_mut() {
+                w.take_partials(wm, false, &mut |to, b| sent.push((to, b)));
+            }
+            for (to, mut b) in sent {
+                let batch = b.downcast_mut::<Vec<Partial<String, u64>>>().unwrap();
+                for p in batch.drain(..) {
+                    workers[to].merge(p, &mut |w, t| got.push(row(w, t)));
+                }
+            }
+            for w in workers.iter_mut() {
+                w.on_watermark(wm, &mut |w, t| got.push(row(w, t)));
+            }
+            one.on_watermark(wm, &mut |w, t| want.push(row(w, t)));
+        }
+        assert!(
+            want.iter()
+                .filter(|r| (r.0.as_str(), r.1, r.2) == ("a", 5, 15))
+                .map(|r| r.3)
+                .eq([1, 2]),
+            "a re-fired result is covered: {want:?}"
+        );
+        assert_eq!(want_late, [4]);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(got_late, want_late);
+        assert_eq!(workers.iter().map(|w| w.late_dropped()).sum::<u64>(), 1);
+        assert!(
+            workers.iter().all(|w| w.open_windows() == 0
+                && w.combine.as_ref().unwrap().partials.first_key().is_none())
         );
     }
 }
