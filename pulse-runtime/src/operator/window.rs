@@ -157,34 +157,32 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 .assign(ts, |start, end| windows.push((start, end)));
             self.assigned_for = self.assigner.same_windows(ts);
         }
-        // Pre-aggregating, elements go to this worker's partials, never straight out.
-        let (wm, aligned, direct) = match &mut self.combine {
-            None => (self.st.wm, &mut self.aligned, true),
-            Some(c) => (c.wm, &mut c.partials, false),
+        let (assigned, lateness, agg) = (&self.assigned, self.lateness, &self.agg);
+        let accepted = match &mut self.combine {
+            None => add::<K, T, A, true>(
+                assigned,
+                self.st.wm,
+                lateness,
+                agg,
+                &mut self.aligned,
+                &k,
+                &x,
+                ts,
+                out,
+            ),
+            // Pre-aggregating, elements go to this worker's partials, never straight out.
+            Some(c) => add::<K, T, A, false>(
+                assigned,
+                c.wm,
+                lateness,
+                agg,
+                &mut c.partials,
+                &k,
+                &x,
+                ts,
+                out,
+            ),
         };
-        let (lateness, agg) = (self.lateness, &self.agg);
-        let mut accepted = false;
-        for &(start, end) in &self.assigned {
-            if wm >= cleanup_time(end, lateness) {
-                continue;
-            }
-            accepted = true;
-            let (_, keys) = aligned.get_mut(&end, || (start, KeyMap::default()));
-            let acc = if !std::mem::needs_drop::<K>() {
-                // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
-                // hash through the entry API.
-                keys.entry(k.clone()).or_insert_with(|| agg.init())
-            } else if let Some(acc) = keys.get_mut(&k) {
-                acc
-            } else {
-                // Cloned only for a key new to the window.
-                keys.entry(k.clone()).or_insert_with(|| agg.init())
-            };
-            agg.add(acc, &x, ts);
-            if direct && wm >= end - 1 {
-                out(window(k.clone(), start, end, agg.result(acc)), end - 1);
-            }
-        }
         if !accepted {
             self.st.late += 1;
             late(x, ts);
@@ -461,6 +459,46 @@ where
             }
         }
     }
+}
+
+/// Adds `x` to its aligned windows `assigned` in `panes`, those not past cleanup under `wm`;
+/// with `DIRECT`, re-emits the result of a window that has fired. Returns whether any took it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
+    assigned: &[(i64, i64)],
+    wm: i64,
+    lateness: i64,
+    agg: &A,
+    panes: &mut Panes<i64, Pane<K, A::Acc>>,
+    k: &K,
+    x: &T,
+    ts: i64,
+    out: &mut impl FnMut(Window<K, A::Out>, i64),
+) -> bool {
+    let mut accepted = false;
+    for &(start, end) in assigned {
+        if wm >= cleanup_time(end, lateness) {
+            continue;
+        }
+        accepted = true;
+        let (_, keys) = panes.get_mut(&end, || (start, KeyMap::default()));
+        let acc = if !std::mem::needs_drop::<K>() {
+            // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
+            // hash through the entry API.
+            keys.entry(k.clone()).or_insert_with(|| agg.init())
+        } else if let Some(acc) = keys.get_mut(k) {
+            acc
+        } else {
+            // Cloned only for a key new to the window.
+            keys.entry(k.clone()).or_insert_with(|| agg.init())
+        };
+        agg.add(acc, x, ts);
+        if DIRECT && wm >= end - 1 {
+            out(window(k.clone(), start, end, agg.result(acc)), end - 1);
+        }
+    }
+    accepted
 }
 
 #[inline(always)]
