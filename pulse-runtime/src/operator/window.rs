@@ -104,6 +104,10 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     /// windows of: elements come mostly in order, so most skip the assigner's division.
     assigned: Vec<(i64, i64)>,
     assigned_for: (i64, i64),
+    /// The windows assigned before those: near a window's end, disorder makes elements take
+    /// turns between two.
+    before: Vec<(i64, i64)>,
+    before_for: (i64, i64),
     /// A firing window's keys, to sort. Kept between firings: a fresh buffer the size of a
     /// large window is a fresh mapping from the allocator, paid for in page faults.
     firing: Vec<(K, A::Acc)>,
@@ -132,6 +136,8 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             session_index: BTreeMap::new(),
             assigned: Vec::new(),
             assigned_for: (0, 0),
+            before: Vec::new(),
+            before_for: (0, 0),
             firing: Vec::new(),
             combine: None,
             _t: PhantomData,
@@ -151,11 +157,15 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             return self.push_session(k, x, ts, gap, out, late);
         }
         if !(self.assigned_for.0 <= ts && ts < self.assigned_for.1) {
-            self.assigned.clear();
-            let windows = &mut self.assigned;
-            self.assigner
-                .assign(ts, |start, end| windows.push((start, end)));
-            self.assigned_for = self.assigner.same_windows(ts);
+            std::mem::swap(&mut self.assigned, &mut self.before);
+            std::mem::swap(&mut self.assigned_for, &mut self.before_for);
+            if !(self.assigned_for.0 <= ts && ts < self.assigned_for.1) {
+                self.assigned.clear();
+                let windows = &mut self.assigned;
+                self.assigner
+                    .assign(ts, |start, end| windows.push((start, end)));
+                self.assigned_for = self.assigner.same_windows(ts);
+            }
         }
         let (assigned, lateness, agg) = (&self.assigned, self.lateness, &self.agg);
         let accepted = match &mut self.combine {
