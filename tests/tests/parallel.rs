@@ -434,3 +434,89 @@ fn a_missing_input_creates_no_output_on_one_worker_or_two() {
         assert!(left.is_empty(), "{workers} workers left {left:?}");
     }
 }
+
+/// Counts per auction group and second, keeping windows 300 ms past their end; later bids go
+/// to `late`.
+#[pipeline]
+fn late_counts(bids: Stream<Bid>) -> (Stream<Window<u64, u64>>, Stream<Bid>) {
+    let windows = bids
+        .watermark(BoundedOutOfOrderness::millis(200))
+        .key_by(|b| b.auction % 16)
+        .window(Tumbling::secs(1))
+        .allowed_lateness(std::time::Duration::from_millis(300))
+        .aggregate(Count);
+    let late = windows.late();
+    (windows, late)
+}
+
+/// Bids up to 1.5 s late against a bound of 200 ms and 300 ms of lateness: on any number of
+/// workers, with or without checkpoints every millisecond, each bid is counted in its window or
+/// written as late, never both, never neither, and a window's re-fired counts only grow.
+/// (Which bids are late depends on how far each worker had read; the sum does not.)
+#[test]
+fn late_bids_are_counted_or_written_once_on_any_number_of_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    let bids = Generator::new(11, 1_500).bids(20_000);
+    let mut f = fs::File::create(&input).unwrap();
+    for b in &bids {
+        writeln!(f, "{}", serde_json::to_string(b).unwrap()).unwrap();
+    }
+    drop(f);
+    let window_of = |auction: u64, t: i64| (auction % 16, t - t.rem_euclid(1_000));
+    let mut all: BTreeMap<(u64, i64), u64> = BTreeMap::new();
+    for b in &bids {
+        *all.entry(window_of(b.auction, b.date_time)).or_default() += 1;
+    }
+    let state = dir.path().join("st");
+    for (workers, checkpoints) in [(1, false), (2, false), (3, false), (2, true)] {
+        let (out, late) = (dir.path().join("w.jsonl"), dir.path().join("late.jsonl"));
+        let mut args = vec![
+            "late_counts".to_string(),
+            "-q".into(),
+            format!("--workers={workers}"),
+            "--batch-size=64".into(),
+            "-i".into(),
+            format!("bids={}", input.display()),
+            "-o".into(),
+            format!("windows={}", out.display()),
+            "-o".into(),
+            format!("late={}", late.display()),
+        ];
+        if checkpoints {
+            args.push(format!("--state-dir={}", state.display()));
+            args.push("--checkpoint-interval=1ms".into());
+        } else {
+            args.push("--no-checkpoints".into());
+        }
+        let summary = pulse::App::new(late_counts).run_from(args).unwrap();
+        let mut counted: BTreeMap<(u64, i64), u64> = BTreeMap::new();
+        let mut refired = 0;
+        for line in fs::read_to_string(&out).unwrap().lines() {
+            let w: Window<u64, u64> = serde_json::from_str(line).unwrap();
+            let key = (w.key, w.start.millis());
+            if let Some(&before) = counted.get(&key) {
+                assert!(w.value > before, "{workers} workers: {line} after {before}");
+                refired += 1;
+            }
+            counted.insert(key, w.value);
+        }
+        let late_bids: Vec<Bid> = fs::read_to_string(&late)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(summary.late, late_bids.len() as u64, "{workers} workers");
+        assert!(
+            !late_bids.is_empty() && refired > 0,
+            "{workers} workers: both paths taken"
+        );
+        for b in &late_bids {
+            *counted
+                .entry(window_of(b.auction, b.date_time))
+                .or_default() += 1;
+        }
+        assert_eq!(counted, all, "{workers} workers: each bid counted or late");
+        assert_eq!(summary.checkpoints >= 2, checkpoints, "{workers} workers");
+    }
+}
