@@ -23,10 +23,11 @@
 //!
 //! Checkpoints stop the world: the sink thread raises the requested epoch; each worker stops
 //! reading at its next round, sends every partial it holds, and keeps serving the exchange
-//! until every worker has stopped and nothing is in flight. Then every element read so far has reached the operator that keeps it,
-//! and each worker sends its results, its state (under `w<N>/`) and its sources' positions
-//! (`<input>@<N>`); the sink thread writes them with the sinks' pre-commits in one atomic batch,
-//! as a one-worker run does, and lets the workers go on.
+//! until every worker has stopped and nothing is in flight. Then every element read so far has
+//! reached the operator that keeps it, and each worker sends its results, its state (under
+//! `w<N>/`) and its sources' positions (`<input>@<N>`); the sink thread writes them with the
+//! sinks' pre-commits in one atomic batch, as a one-worker run does, and lets the workers go
+//! on.
 
 use std::any::Any;
 use std::sync::Mutex;

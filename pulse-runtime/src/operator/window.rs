@@ -435,6 +435,10 @@ where
             return;
         };
         c.wm = c.wm.max(wm);
+        if !all && c.partials.first_key().is_none_or(|&end| end - 1 > wm) {
+            // Most rounds: no window closed since the last.
+            return;
+        }
         let mut to: Vec<Vec<Partial<K, A::Acc>>> = (0..c.workers).map(|_| Vec::new()).collect();
         while let Some(&end) = c.partials.first_key() {
             if !all && end - 1 > wm {
