@@ -267,6 +267,24 @@ fn windows_on_several_workers_write_the_rows_of_one() {
     }
 }
 
+/// CSV output encoded by the workers: one header, the rows of one worker.
+#[test]
+fn workers_encode_csv_rows_under_one_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = bids_file(dir.path(), 40_000);
+    let out = dir.path().join("out.csv");
+    let one = run_on(q7, &[&bids], &out, 1, Split::STRIPE);
+    assert_eq!(one.iter().filter(|l| l.starts_with("key,")).count(), 1);
+    assert!(one.len() >= 3, "a header and rows: {one:?}");
+    for workers in [2, 3] {
+        assert_eq!(
+            run_on(q7, &[&bids], &out, workers, 4096),
+            one,
+            "{workers} workers"
+        );
+    }
+}
+
 #[test]
 fn chained_key_bys_exchange_twice_and_end() {
     let dir = tempfile::tempdir().unwrap();

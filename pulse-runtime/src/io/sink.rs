@@ -303,8 +303,81 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
 pub struct CsvSink<T> {
     name: String,
     writer: Option<csv::Writer<Out>>,
+    /// The output once `write_encoded` took it from the CSV writer: encoded pieces are bytes.
+    raw: Option<Out>,
     written: u64,
+    /// Whether the file has its header (resumed, or written by `write_encoded`). A sink is
+    /// given either batches or encoded pieces in one run, never both.
+    has_header: bool,
     _t: PhantomData<fn(T)>,
+}
+
+/// The error of a row CSV cannot hold.
+fn csv_error(sink: &str, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        sink: sink.to_string(),
+        message: format!("{e} (CSV holds flat records only; write nested data as JSON lines)"),
+    }
+}
+
+/// [`CsvSink`]'s records, made on a worker's thread. Each piece is framed for the sink: the
+/// length of the header record (8 bytes, little-endian), then the header, then the records; the
+/// sink writes the header only once.
+struct CsvEncoder<T> {
+    name: String,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Serialize + 'static> super::Encoder for CsvEncoder<T> {
+    fn encode(&self, batch: &mut dyn Any, into: &mut Vec<u8>) -> (u64, Result<()>) {
+        let batch = super::typed::<(T, i64)>(batch);
+        let mut rows = batch.drain(..).map(|(x, _)| x);
+        let Some(first) = rows.next() else {
+            return (0, Ok(()));
+        };
+        // The header's length: the first record written with it, less the record alone.
+        let mut alone = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        let record = match alone.serialize(&first).and_then(|()| {
+            alone.flush()?;
+            Ok(alone.get_ref().len())
+        }) {
+            Ok(len) => len,
+            Err(e) => return (0, Err(csv_error(&self.name, e))),
+        };
+        let frame = into.len();
+        into.extend_from_slice(&[0; 8]);
+        let body = into.len();
+        let mut w = csv::WriterBuilder::new().from_writer(&mut *into);
+        let (mut n, mut result) = (0, Ok(()));
+        let (mut good, mut header) = (body, 0);
+        for x in std::iter::once(first).chain(rows) {
+            match w.serialize(&x).and_then(|()| Ok(w.flush()?)) {
+                Ok(()) => {
+                    n += 1;
+                    good = w.get_ref().len();
+                    if n == 1 {
+                        header = good - body - record;
+                    }
+                }
+                Err(e) => {
+                    result = Err(csv_error(&self.name, e));
+                    break;
+                }
+            }
+        }
+        // Dropping the writer flushes what a failed row left in its buffer: cut it off.
+        drop(w);
+        into.truncate(good);
+        if n == 0 {
+            into.truncate(frame);
+            return (0, result);
+        }
+        // Whole records only: a failed first row leaves no piece at all.
+        into[frame..body].copy_from_slice(&(header as u64).to_le_bytes());
+        (n, result)
+    }
 }
 
 impl<T: Serialize + 'static> CsvSink<T> {
@@ -321,7 +394,9 @@ impl<T: Serialize + 'static> CsvSink<T> {
         Ok(CsvSink {
             name: describe(spec),
             writer: Some(writer),
+            raw: None,
             written: 0,
+            has_header: resumed,
             _t: PhantomData,
         })
     }
@@ -341,17 +416,51 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
                 sink: self.name.clone(),
                 message: "already finished".into(),
             })?;
-            w.serialize(&x).map_err(|e| Error::Write {
-                sink: self.name.clone(),
-                message: format!(
-                    "{e} (CSV holds flat records only; write nested data as JSON lines)"
-                ),
-            })?;
+            w.serialize(&x).map_err(|e| csv_error(&self.name, e))?;
             self.written += 1;
         }
         Ok(())
     }
+    fn encoder(&self) -> Option<Box<dyn super::Encoder>> {
+        Some(Box::new(CsvEncoder::<T> {
+            name: self.name.clone(),
+            _t: PhantomData,
+        }))
+    }
+    fn write_encoded(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
+        let Some((frame, piece)) = bytes.split_first_chunk::<8>() else {
+            return Ok(());
+        };
+        let header = usize::try_from(u64::from_le_bytes(*frame)).unwrap_or(usize::MAX);
+        let Some(records) = piece.get(header..) else {
+            return Err(Error::Write {
+                sink: self.name.clone(),
+                message: "an encoded piece shorter than its header".into(),
+            });
+        };
+        if let Some(w) = self.writer.take() {
+            self.raw = Some(w.into_inner().map_err(|e| Error::Write {
+                sink: self.name.clone(),
+                message: e.to_string(),
+            })?);
+        }
+        let out = self.raw.as_mut().ok_or_else(|| Error::Write {
+            sink: self.name.clone(),
+            message: "already finished".into(),
+        })?;
+        write_out(
+            out,
+            &self.name,
+            if self.has_header { records } else { piece },
+        )?;
+        self.has_header = true;
+        self.written += rows;
+        Ok(())
+    }
     fn pre_commit(&mut self) -> Result<Vec<u8>> {
+        if let Some(out) = self.raw.as_mut() {
+            return pre_commit_out(out, &self.name);
+        }
         let Some(w) = self.writer.as_mut() else {
             return Ok(Vec::new());
         };
@@ -362,6 +471,9 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
         durable_len(w.get_ref())
     }
     fn finish(&mut self) -> Result<()> {
+        if let Some(mut out) = self.raw.take() {
+            return finish_out(&mut out, &self.name);
+        }
         let Some(w) = self.writer.take() else {
             return Ok(());
         };
@@ -469,6 +581,70 @@ mod tests {
         assert_eq!(text.len(), pieces << 20);
         for (i, got) in text.chunks(1 << 20).enumerate() {
             assert!(got == piece(i), "piece {i} in its place");
+        }
+    }
+
+    /// A CSV row; one with tags is nested data, which CSV refuses.
+    #[derive(Serialize)]
+    struct CsvRow {
+        id: u64,
+        name: String,
+        tags: Option<Vec<u8>>,
+    }
+
+    fn csv_rows(from: u64, n: u64, bad_at: Option<u64>) -> Vec<(CsvRow, i64)> {
+        (from..from + n)
+            .map(|id| {
+                let row = CsvRow {
+                    id,
+                    name: format!("n{id}, \"quoted\""),
+                    tags: (Some(id) == bad_at).then(|| vec![1, 2]),
+                };
+                (row, 0)
+            })
+            .collect()
+    }
+
+    /// Encoded piece by piece on workers, the file is the one the sink's own writer makes of the
+    /// same rows, with one header; a refused row ends the run after the whole records before
+    /// it.
+    #[test]
+    fn a_csv_encoder_writes_what_the_sink_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = |p: &std::path::Path| SinkSpec::new("out", p.to_str().unwrap()).unwrap();
+        for bad_at in [None, Some(0), Some(150)] {
+            let good = bad_at.unwrap_or(200);
+            let (direct, encoded) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+            let mut a = CsvSink::<CsvRow>::open(&spec(&direct)).unwrap();
+            a.write_batch(&mut csv_rows(0, good, None)).unwrap();
+            a.finish().unwrap();
+            let mut b = CsvSink::<CsvRow>::open(&spec(&encoded)).unwrap();
+            let encoder = b.encoder().unwrap();
+            let mut failed = 0;
+            for mut piece in [csv_rows(0, 100, bad_at), csv_rows(100, 100, bad_at)] {
+                let mut bytes = Vec::new();
+                let (n, r) = encoder.encode(&mut piece, &mut bytes);
+                b.write_encoded(&bytes, n).unwrap();
+                if r.is_err() {
+                    // A run stops at a sink's error.
+                    failed += 1;
+                    break;
+                }
+            }
+            b.finish().unwrap();
+            assert_eq!(failed, bad_at.is_some() as u32);
+            assert_eq!(
+                (a.written(), b.written()),
+                (good, good),
+                "bad row at {bad_at:?}"
+            );
+            let text = std::fs::read_to_string(&encoded).unwrap();
+            assert_eq!(
+                text,
+                std::fs::read_to_string(&direct).unwrap(),
+                "bad row at {bad_at:?}"
+            );
+            assert_eq!(text.matches("id,name,tags").count(), (good > 0) as usize);
         }
     }
 }
