@@ -299,17 +299,19 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     }
 }
 
-/// Writes elements as CSV rows with a header (flat records only).
+/// Writes elements as CSV rows with a header (flat records only). Rows are encoded by
+/// [`CsvEncoder`] (on the sink's thread, or on the workers of a parallel run), so a row CSV
+/// refuses leaves only whole records before it.
 pub struct CsvSink<T> {
     name: String,
-    writer: Option<csv::Writer<Out>>,
-    /// The output once `write_encoded` took it from the CSV writer: encoded pieces are bytes.
-    raw: Option<Out>,
+    /// `None` once finished.
+    out: Option<Out>,
+    encoder: CsvEncoder<T>,
+    /// Encoded records not yet written (reused).
+    bytes: Vec<u8>,
     written: u64,
-    /// Whether the file has its header (resumed, or written by `write_encoded`). A sink is
-    /// given either batches or encoded pieces in one run, never both.
+    /// Whether the file has its header (resumed, or written with the first records).
     has_header: bool,
-    _t: PhantomData<fn(T)>,
 }
 
 /// The error of a row CSV cannot hold.
@@ -384,20 +386,21 @@ impl<T: Serialize + 'static> CsvSink<T> {
     /// Opens the target.
     pub fn open(spec: &SinkSpec) -> Result<Self> {
         // A resumed file already has its header.
-        let resumed = spec
+        let has_header = spec
             .resume
             .as_deref()
             .is_some_and(|r| postcard::from_bytes::<u64>(r).is_ok_and(|len| len > 0));
-        let writer = csv::WriterBuilder::new()
-            .has_headers(!resumed)
-            .from_writer(open_out(&spec.target, spec.resume.as_deref())?);
+        let name = describe(spec);
         Ok(CsvSink {
-            name: describe(spec),
-            writer: Some(writer),
-            raw: None,
+            out: Some(open_out(&spec.target, spec.resume.as_deref())?),
+            encoder: CsvEncoder {
+                name: name.clone(),
+                _t: PhantomData,
+            },
+            name,
+            bytes: Vec::new(),
             written: 0,
-            has_header: resumed,
-            _t: PhantomData,
+            has_header,
         })
     }
 }
@@ -410,16 +413,12 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
         Box::new(Vec::<(T, i64)>::new())
     }
     fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
-        let batch = super::typed::<(T, i64)>(batch);
-        for (x, _) in batch.drain(..) {
-            let w = self.writer.as_mut().ok_or_else(|| Error::Write {
-                sink: self.name.clone(),
-                message: "already finished".into(),
-            })?;
-            w.serialize(&x).map_err(|e| csv_error(&self.name, e))?;
-            self.written += 1;
-        }
-        Ok(())
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.clear();
+        let (rows, encoded) = super::Encoder::encode(&self.encoder, batch, &mut bytes);
+        let wrote = self.write_encoded(&bytes, rows);
+        self.bytes = bytes;
+        wrote.and(encoded)
     }
     fn encoder(&self) -> Option<Box<dyn super::Encoder>> {
         Some(Box::new(CsvEncoder::<T> {
@@ -438,50 +437,29 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
                 message: "an encoded piece shorter than its header".into(),
             });
         };
-        if let Some(w) = self.writer.take() {
-            self.raw = Some(w.into_inner().map_err(|e| Error::Write {
+        let body = if self.has_header { records } else { piece };
+        let Some(out) = self.out.as_mut() else {
+            return Err(Error::Write {
                 sink: self.name.clone(),
-                message: e.to_string(),
-            })?);
-        }
-        let out = self.raw.as_mut().ok_or_else(|| Error::Write {
-            sink: self.name.clone(),
-            message: "already finished".into(),
-        })?;
-        write_out(
-            out,
-            &self.name,
-            if self.has_header { records } else { piece },
-        )?;
+                message: "already finished".into(),
+            });
+        };
+        write_out(out, &self.name, body)?;
         self.has_header = true;
         self.written += rows;
         Ok(())
     }
     fn pre_commit(&mut self) -> Result<Vec<u8>> {
-        if let Some(out) = self.raw.as_mut() {
-            return pre_commit_out(out, &self.name);
+        match self.out.as_mut() {
+            Some(out) => pre_commit_out(out, &self.name),
+            None => Ok(Vec::new()),
         }
-        let Some(w) = self.writer.as_mut() else {
-            return Ok(Vec::new());
-        };
-        w.flush().map_err(|e| Error::Write {
-            sink: self.name.clone(),
-            message: e.to_string(),
-        })?;
-        durable_len(w.get_ref())
     }
     fn finish(&mut self) -> Result<()> {
-        if let Some(mut out) = self.raw.take() {
-            return finish_out(&mut out, &self.name);
+        match self.out.take() {
+            Some(mut out) => finish_out(&mut out, &self.name),
+            None => Ok(()),
         }
-        let Some(w) = self.writer.take() else {
-            return Ok(());
-        };
-        let mut out = w.into_inner().map_err(|e| Error::Write {
-            sink: self.name.clone(),
-            message: e.to_string(),
-        })?;
-        finish_out(&mut out, &self.name)
     }
     fn written(&self) -> u64 {
         self.written
@@ -605,46 +583,90 @@ mod tests {
             .collect()
     }
 
-    /// Encoded piece by piece on workers, the file is the one the sink's own writer makes of the
-    /// same rows, with one header; a refused row ends the run after the whole records before
-    /// it.
+    /// Written by the sink's thread, or encoded piece by piece on workers, the file is what the
+    /// `csv` crate makes of the same rows, with one header; a refused row ends the run after
+    /// the whole records before it.
     #[test]
-    fn a_csv_encoder_writes_what_the_sink_writes() {
+    fn csv_pieces_hold_whole_records_under_one_header() {
         let dir = tempfile::tempdir().unwrap();
         let spec = |p: &std::path::Path| SinkSpec::new("out", p.to_str().unwrap()).unwrap();
         for bad_at in [None, Some(0), Some(150)] {
             let good = bad_at.unwrap_or(200);
-            let (direct, encoded) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-            let mut a = CsvSink::<CsvRow>::open(&spec(&direct)).unwrap();
-            a.write_batch(&mut csv_rows(0, good, None)).unwrap();
-            a.finish().unwrap();
-            let mut b = CsvSink::<CsvRow>::open(&spec(&encoded)).unwrap();
-            let encoder = b.encoder().unwrap();
-            let mut failed = 0;
-            for mut piece in [csv_rows(0, 100, bad_at), csv_rows(100, 100, bad_at)] {
-                let mut bytes = Vec::new();
-                let (n, r) = encoder.encode(&mut piece, &mut bytes);
-                b.write_encoded(&bytes, n).unwrap();
-                if r.is_err() {
-                    // A run stops at a sink's error.
-                    failed += 1;
-                    break;
-                }
+            let mut want = csv::Writer::from_writer(Vec::new());
+            for (row, _) in csv_rows(0, good, None) {
+                want.serialize(row).unwrap();
             }
-            b.finish().unwrap();
-            assert_eq!(failed, bad_at.is_some() as u32);
+            let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
+            for encoded in [false, true] {
+                let path = dir.path().join(format!("{encoded}.csv"));
+                let mut sink = CsvSink::<CsvRow>::open(&spec(&path)).unwrap();
+                let encoder = sink.encoder().unwrap();
+                let mut failed = 0;
+                for mut piece in [csv_rows(0, 100, bad_at), csv_rows(100, 100, bad_at)] {
+                    let ok = if encoded {
+                        let mut bytes = Vec::new();
+                        let (n, r) = encoder.encode(&mut piece, &mut bytes);
+                        sink.write_encoded(&bytes, n).unwrap();
+                        r.is_ok()
+                    } else {
+                        sink.write_batch(&mut piece).is_ok()
+                    };
+                    if !ok {
+                        // A run stops at a sink's error.
+                        failed += 1;
+                        break;
+                    }
+                }
+                sink.finish().unwrap();
+                let case = format!("bad row at {bad_at:?}, encoded: {encoded}");
+                assert_eq!(failed, bad_at.is_some() as u32, "{case}");
+                assert_eq!(sink.written(), good, "{case}");
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), want, "{case}");
+            }
+            assert_eq!(want.matches("id,name,tags").count(), (good > 0) as usize);
+        }
+    }
+
+    /// A run that resumes a CSV file after a crash continues it from its checkpointed length
+    /// without a second header, encoded on workers or not.
+    #[test]
+    fn a_resumed_csv_file_keeps_its_one_header() {
+        let dir = tempfile::tempdir().unwrap();
+        for encoded in [false, true] {
+            let path = dir.path().join(format!("r{encoded}.csv"));
+            let spec = SinkSpec::new("out", path.to_str().unwrap()).unwrap();
+            let write = |sink: &mut CsvSink<CsvRow>, mut rows: Vec<(CsvRow, i64)>| {
+                if encoded {
+                    let mut bytes = Vec::new();
+                    let (n, r) = sink.encoder().unwrap().encode(&mut rows, &mut bytes);
+                    r.unwrap();
+                    sink.write_encoded(&bytes, n).unwrap();
+                } else {
+                    sink.write_batch(&mut rows).unwrap();
+                }
+            };
+            let mut first = CsvSink::<CsvRow>::open(&spec).unwrap();
+            write(&mut first, csv_rows(0, 50, None));
+            let record = first.pre_commit().unwrap();
+            // Written after the checkpoint, then the crash: replayed by the next run.
+            write(&mut first, csv_rows(50, 30, None));
+            first.pre_commit().unwrap();
+            drop(first);
+            let mut resumed = spec.clone();
+            resumed.resume = Some(record);
+            let mut second = CsvSink::<CsvRow>::open(&resumed).unwrap();
+            write(&mut second, csv_rows(50, 50, None));
+            second.finish().unwrap();
+            let mut want = csv::Writer::from_writer(Vec::new());
+            for (row, _) in csv_rows(0, 100, None) {
+                want.serialize(row).unwrap();
+            }
+            let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
             assert_eq!(
-                (a.written(), b.written()),
-                (good, good),
-                "bad row at {bad_at:?}"
+                std::fs::read_to_string(&path).unwrap(),
+                want,
+                "encoded: {encoded}"
             );
-            let text = std::fs::read_to_string(&encoded).unwrap();
-            assert_eq!(
-                text,
-                std::fs::read_to_string(&direct).unwrap(),
-                "bad row at {bad_at:?}"
-            );
-            assert_eq!(text.matches("id,name,tags").count(), (good > 0) as usize);
         }
     }
 }
