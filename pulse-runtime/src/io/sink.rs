@@ -322,9 +322,12 @@ fn csv_error(sink: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// [`CsvSink`]'s records, made on a worker's thread. Each piece is framed for the sink: the
-/// length of the header record (8 bytes, little-endian), then the header, then the records; the
-/// sink writes the header only once.
+/// Rows [`CsvSink::write_batch`] encodes at a time.
+const CSV_ROWS: usize = 4096;
+
+/// [`CsvSink`]'s records, made on a worker's thread or the sink's own. Each piece is framed for
+/// the sink: the length of the header record (8 bytes, little-endian), then the header, then
+/// the records; the sink writes the header only once.
 struct CsvEncoder<T> {
     name: String,
     _t: PhantomData<fn(T)>,
@@ -373,10 +376,10 @@ impl<T: Serialize + 'static> super::Encoder for CsvEncoder<T> {
         drop(w);
         into.truncate(good);
         if n == 0 {
+            // Whole records only: a failed first row leaves no piece at all.
             into.truncate(frame);
             return (0, result);
         }
-        // Whole records only: a failed first row leaves no piece at all.
         into[frame..body].copy_from_slice(&(header as u64).to_le_bytes());
         (n, result)
     }
@@ -413,12 +416,24 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
         Box::new(Vec::<(T, i64)>::new())
     }
     fn write_batch(&mut self, batch: &mut dyn Any) -> Result<()> {
+        let mut rows = super::typed::<(T, i64)>(batch).drain(..);
         let mut bytes = std::mem::take(&mut self.bytes);
-        bytes.clear();
-        let (rows, encoded) = super::Encoder::encode(&self.encoder, batch, &mut bytes);
-        let wrote = self.write_encoded(&bytes, rows);
-        self.bytes = bytes;
-        wrote.and(encoded)
+        loop {
+            // A piece of at most `CSV_ROWS` rows at a time, so a large firing is not encoded
+            // whole into memory first.
+            let mut piece: Vec<(T, i64)> = rows.by_ref().take(CSV_ROWS).collect();
+            if piece.is_empty() {
+                self.bytes = bytes;
+                return Ok(());
+            }
+            bytes.clear();
+            let (n, encoded) = super::Encoder::encode(&self.encoder, &mut piece, &mut bytes);
+            let wrote = self.write_encoded(&bytes, n).and(encoded);
+            if wrote.is_err() {
+                self.bytes = bytes;
+                return wrote;
+            }
+        }
     }
     fn encoder(&self) -> Option<Box<dyn super::Encoder>> {
         Some(Box::new(CsvEncoder::<T> {
@@ -668,5 +683,28 @@ mod tests {
                 "encoded: {encoded}"
             );
         }
+    }
+
+    /// A batch larger than one piece of rows: every row once, in order, under one header.
+    #[test]
+    fn a_large_csv_batch_is_written_piece_by_piece() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let mut sink =
+            CsvSink::<CsvRow>::open(&SinkSpec::new("out", path.to_str().unwrap()).unwrap())
+                .unwrap();
+        let n = CSV_ROWS as u64 * 2 + 7;
+        sink.write_batch(&mut csv_rows(0, n, None)).unwrap();
+        sink.finish().unwrap();
+        let mut want = csv::Writer::from_writer(Vec::new());
+        for (row, _) in csv_rows(0, n, None) {
+            want.serialize(row).unwrap();
+        }
+        let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
+        assert_eq!(sink.written(), n);
+        assert!(
+            std::fs::read_to_string(&path).unwrap() == want,
+            "{n} rows in order"
+        );
     }
 }
