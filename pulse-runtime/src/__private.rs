@@ -238,55 +238,45 @@ pub mod ops {
             .expect("partials of the window's key and accumulator types")
     }
 
-    /// Chooses, for a concrete windowed aggregate, between its combiner (keys and accumulators
-    /// are `Send`) and `None`, as [`ExchangeProbe`] does for a `key_by`.
-    pub struct CombinerProbe<'a, X>(std::cell::Cell<Option<&'a mut X>>);
-    impl<'a, X> CombinerProbe<'a, X> {
-        pub fn new(x: &'a mut X) -> Self {
-            CombinerProbe(std::cell::Cell::new(Some(x)))
-        }
-    }
-    pub trait ViaCombiner<'a> {
-        fn combiner(&self) -> Option<&'a mut dyn Combiner>;
-    }
-    impl<'a, X: Combiner> ViaCombiner<'a> for &CombinerProbe<'a, X> {
-        fn combiner(&self) -> Option<&'a mut dyn Combiner> {
-            self.0.take().map(|x| x as &mut dyn Combiner)
-        }
-    }
-    pub trait NoCombiner<'a> {
-        fn combiner(&self) -> Option<&'a mut dyn Combiner>;
-    }
-    impl<'a, X> NoCombiner<'a> for CombinerProbe<'a, X> {
-        fn combiner(&self) -> Option<&'a mut dyn Combiner> {
-            None
-        }
+    /// A probe that hands out a concrete operator as `&mut dyn $Trait` when it implements it, and
+    /// `None` otherwise (autoref specialisation: the impl on `&$Probe` wins when it applies).
+    macro_rules! dyn_probe {
+        ($(#[$doc:meta])* $Probe:ident, $Via:ident, $No:ident, $method:ident, $Trait:ident) => {
+            $(#[$doc])*
+            pub struct $Probe<'a, X>(std::cell::Cell<Option<&'a mut X>>);
+            impl<'a, X> $Probe<'a, X> {
+                pub fn new(x: &'a mut X) -> Self {
+                    $Probe(std::cell::Cell::new(Some(x)))
+                }
+            }
+            pub trait $Via<'a> {
+                fn $method(&self) -> Option<&'a mut dyn $Trait>;
+            }
+            impl<'a, X: $Trait> $Via<'a> for &$Probe<'a, X> {
+                fn $method(&self) -> Option<&'a mut dyn $Trait> {
+                    self.0.take().map(|x| x as &mut dyn $Trait)
+                }
+            }
+            pub trait $No<'a> {
+                fn $method(&self) -> Option<&'a mut dyn $Trait>;
+            }
+            impl<'a, X> $No<'a> for $Probe<'a, X> {
+                fn $method(&self) -> Option<&'a mut dyn $Trait> {
+                    None
+                }
+            }
+        };
     }
 
-    /// Chooses, for a concrete `key_by`, between its exchange (elements are `Send`) and
-    /// `None` (autoref specialisation: the impl on `&ExchangeProbe` wins when it applies).
-    pub struct ExchangeProbe<'a, X>(std::cell::Cell<Option<&'a mut X>>);
-    impl<'a, X> ExchangeProbe<'a, X> {
-        pub fn new(x: &'a mut X) -> Self {
-            ExchangeProbe(std::cell::Cell::new(Some(x)))
-        }
-    }
-    pub trait ViaExchange<'a> {
-        fn exchange(&self) -> Option<&'a mut dyn Exchange>;
-    }
-    impl<'a, X: Exchange> ViaExchange<'a> for &ExchangeProbe<'a, X> {
-        fn exchange(&self) -> Option<&'a mut dyn Exchange> {
-            self.0.take().map(|x| x as &mut dyn Exchange)
-        }
-    }
-    pub trait NoExchange<'a> {
-        fn exchange(&self) -> Option<&'a mut dyn Exchange>;
-    }
-    impl<'a, X> NoExchange<'a> for ExchangeProbe<'a, X> {
-        fn exchange(&self) -> Option<&'a mut dyn Exchange> {
-            None
-        }
-    }
+    dyn_probe!(
+        /// A concrete `key_by` as its exchange, if its elements are `Send`.
+        ExchangeProbe, ViaExchange, NoExchange, exchange, Exchange
+    );
+    dyn_probe!(
+        /// A concrete windowed aggregate as its combiner, if its keys and accumulators are
+        /// `Send`.
+        CombinerProbe, ViaCombiner, NoCombiner, combiner, Combiner
+    );
 
     /// An output batch that can move between threads, if `T` is `Send`.
     pub struct SendProbe<T>(std::marker::PhantomData<fn() -> T>);

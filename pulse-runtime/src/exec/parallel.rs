@@ -189,8 +189,8 @@ impl Link<'_> {
                     sent.resize(ex + 1, MIN_WATERMARK);
                 }
                 let wm = x.local_watermark();
-                let combiner = combiner.filter(|_| x.keeps_local());
-                if let Some(c) = combiner {
+                let local = x.keeps_local();
+                if let Some(c) = combiner.filter(|_| local) {
                     // Before the watermark that covers them, as elements are.
                     c.take_partials(wm, all, &mut |to, b| {
                         if to == me {
@@ -205,7 +205,7 @@ impl Link<'_> {
                     for to in (0..workers).filter(|&w| w != me) {
                         msgs.push((to, Msg::Watermark(ex, me, wm)));
                     }
-                    if x.keeps_local() {
+                    if local {
                         publish.push((ex, wm));
                     }
                 }

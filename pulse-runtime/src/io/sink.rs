@@ -333,6 +333,15 @@ struct CsvEncoder<T> {
     _t: PhantomData<fn(T)>,
 }
 
+impl<T> Clone for CsvEncoder<T> {
+    fn clone(&self) -> Self {
+        CsvEncoder {
+            name: self.name.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
 impl<T: Serialize + 'static> super::Encoder for CsvEncoder<T> {
     fn encode(&self, batch: &mut dyn Any, into: &mut Vec<u8>) -> (u64, Result<()>) {
         let batch = super::typed::<(T, i64)>(batch);
@@ -436,10 +445,7 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
         }
     }
     fn encoder(&self) -> Option<Box<dyn super::Encoder>> {
-        Some(Box::new(CsvEncoder::<T> {
-            name: self.name.clone(),
-            _t: PhantomData,
-        }))
+        Some(Box::new(self.encoder.clone()))
     }
     fn write_encoded(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
         let Some((frame, piece)) = bytes.split_first_chunk::<8>() else {

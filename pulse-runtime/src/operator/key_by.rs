@@ -109,6 +109,13 @@ impl<T, K, F> KeyBy<T, K, F> {
     }
 }
 
+impl<T, K, F> KeyBy<T, K, F> {
+    /// `route`, as `workers` and `local_only` make it (kept as one flag for `push`).
+    fn reroute(&mut self) {
+        self.route = self.workers > 1 && !self.local_only;
+    }
+}
+
 impl<T, K, F> Node for KeyBy<T, K, F> {
     type Out = (K, T);
 }
@@ -137,13 +144,13 @@ impl<T: Send + 'static, K: Send + 'static, F> Exchange for KeyBy<T, K, F> {
     fn configure(&mut self, me: usize, workers: usize) {
         self.me = me;
         self.workers = workers.max(1);
-        self.route = self.workers > 1 && !self.local_only;
+        self.reroute();
         self.outbox = (0..self.workers).map(|_| Vec::new()).collect();
         self.remote = vec![MIN_WATERMARK; self.workers];
     }
     fn keep_local(&mut self) {
         self.local_only = true;
-        self.route = false;
+        self.reroute();
     }
     fn keeps_local(&self) -> bool {
         self.local_only

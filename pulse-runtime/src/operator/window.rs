@@ -78,6 +78,15 @@ enum PartialKeys<K, Acc> {
     Sent(Vec<(K, Acc)>),
 }
 
+impl<K, Acc> PartialKeys<K, Acc> {
+    fn len(&self) -> usize {
+        match self {
+            PartialKeys::Own(keys) => keys.len(),
+            PartialKeys::Sent(keys) => keys.len(),
+        }
+    }
+}
+
 /// This worker's pre-aggregation in a parallel run (see [`Combiner`]).
 struct Combine<K, Acc> {
     me: usize,
@@ -283,12 +292,11 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 }
                 return;
             }
-            PartialKeys::Own(mine) => mine.into_iter().collect(),
-            PartialKeys::Sent(list) => list,
+            keys => keys,
         };
         let (_, window_keys) = self.aligned.get_mut(&end, || (start, KeyMap::default()));
         window_keys.reserve(keys.len());
-        for (k, acc) in keys {
+        let mut merge = |k: K, acc: A::Acc| {
             // A key is cloned only past the window's end, inside its lateness: rare.
             let emit = fired.then(|| k.clone());
             let merged = match window_keys.entry(k) {
@@ -302,6 +310,10 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             if let Some(k) = emit {
                 out(window(k, start, end, agg.result(merged)), end - 1);
             }
+        };
+        match keys {
+            PartialKeys::Own(mine) => mine.into_iter().for_each(|(k, a)| merge(k, a)),
+            PartialKeys::Sent(list) => list.into_iter().for_each(|(k, a)| merge(k, a)),
         }
     }
 
@@ -458,11 +470,7 @@ where
                 } else {
                     PartialKeys::Sent(list)
                 };
-                let empty = match &keys {
-                    PartialKeys::Own(m) => m.is_empty(),
-                    PartialKeys::Sent(l) => l.is_empty(),
-                };
-                if !empty {
+                if keys.len() > 0 {
                     to[w].push(Partial { end, start, keys });
                 }
             }
