@@ -2,6 +2,7 @@
 
 mod join;
 mod key_by;
+mod order;
 mod panes;
 mod process;
 mod source;

@@ -20,6 +20,7 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Serialize};
 
 use super::key_by::owner;
+use super::order::KeyOrder;
 use super::panes::SavedPanes;
 use super::{Combiner, Node, Operator, PaneState, Panes, decode, encode};
 use crate::aggregate::Aggregate;
@@ -53,6 +54,12 @@ struct State {
 
 /// A window's accumulators by key, with its start.
 type Pane<K, Acc> = (i64, KeyMap<K, Acc>);
+
+/// Where elements are added: windows (or partials) by end, and the spare table a new one takes.
+type Tables<'a, K, Acc> = (
+    &'a mut Panes<i64, Pane<K, Acc>>,
+    &'a mut Option<KeyMap<K, Acc>>,
+);
 
 /// A snapshot: state, panes, sessions and the index of session ends.
 type Saved<K, Acc> = (
@@ -120,6 +127,12 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     /// A firing window's keys, to sort. Kept between firings: a fresh buffer the size of a
     /// large window is a fresh mapping from the allocator, paid for in page faults.
     firing: Vec<(K, A::Acc)>,
+    /// The emptied table of the last window dropped, kept for the next window opened: a window
+    /// holds about as many keys as the one before it, so the new one starts at its size instead
+    /// of growing through every power of two, each growth a fresh mapping from the allocator.
+    spare: Option<KeyMap<K, A::Acc>>,
+    /// Puts a firing window's keys in order.
+    order: KeyOrder,
     combine: Option<Combine<K, A::Acc>>,
     _t: PhantomData<fn(T)>,
 }
@@ -148,6 +161,8 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             before: Vec::new(),
             before_for: (0, 0),
             firing: Vec::new(),
+            spare: None,
+            order: KeyOrder::default(),
             combine: None,
             _t: PhantomData,
         }
@@ -183,7 +198,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 self.st.wm,
                 lateness,
                 agg,
-                &mut self.aligned,
+                (&mut self.aligned, &mut self.spare),
                 &k,
                 &x,
                 ts,
@@ -195,7 +210,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 c.wm,
                 lateness,
                 agg,
-                &mut c.partials,
+                (&mut c.partials, &mut self.spare),
                 &k,
                 &x,
                 ts,
@@ -342,27 +357,30 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             for end in ends {
                 if wm >= cleanup_time(end, lateness) {
                     // Fired and dropped at once (no lateness): the window's keys move out.
-                    let (start, keys) = self.aligned.remove(&end).expect("listed");
-                    self.firing.extend(keys);
-                    self.firing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                    for (key, acc) in self.firing.drain(..) {
-                        let value = self.agg.result(&acc);
-                        out(window(key, start, end, value), end - 1);
-                    }
+                    let (start, mut keys) = self.aligned.remove(&end).expect("listed");
+                    self.firing.extend(keys.drain());
+                    self.spare = Some(keys);
+                    let agg = &self.agg;
+                    self.order.drain_sorted(&mut self.firing, |key, acc| {
+                        out(window(key, start, end, agg.result(acc)), end - 1);
+                    });
                     continue;
                 }
                 let &(start, ref keys) = self.aligned.get(&end).expect("listed");
-                let mut ks: Vec<_> = keys.iter().collect();
-                ks.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                for (k, acc) in ks {
-                    out(window(k.clone(), start, end, self.agg.result(acc)), end - 1);
-                }
+                let mut ks: Vec<_> = keys.iter().map(|(k, acc)| (k.clone(), acc)).collect();
+                let agg = &self.agg;
+                self.order.drain_sorted(&mut ks, |k, acc| {
+                    out(window(k, start, end, agg.result(acc)), end - 1);
+                });
             }
             while let Some(&end) = self.aligned.first_key() {
                 if wm < cleanup_time(end, lateness) {
                     break;
                 }
-                self.aligned.remove(&end);
+                if let Some((_, mut keys)) = self.aligned.remove(&end) {
+                    keys.clear();
+                    self.spare = Some(keys);
+                }
             }
             return;
         }
@@ -492,7 +510,7 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
     wm: i64,
     lateness: i64,
     agg: &A,
-    panes: &mut Panes<i64, Pane<K, A::Acc>>,
+    (panes, spare): Tables<'_, K, A::Acc>,
     k: &K,
     x: &T,
     ts: i64,
@@ -504,7 +522,7 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
             continue;
         }
         accepted = true;
-        let (_, keys) = panes.get_mut(&end, || (start, KeyMap::default()));
+        let (_, keys) = panes.get_mut(&end, || (start, spare.take().unwrap_or_default()));
         let acc = if !std::mem::needs_drop::<K>() {
             // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
             // hash through the entry API.
@@ -601,8 +619,17 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
             + self.sessions.bytes()
             + self.combine.as_ref().map_or(0, |c| c.partials.bytes())
             + self.firing.capacity() * std::mem::size_of::<(K, A::Acc)>()
+            + self.order.bytes()
+            + self
+                .spare
+                .as_ref()
+                .map_or(0, |m| m.capacity() * std::mem::size_of::<(K, A::Acc)>())
     }
     fn evict(&mut self, budget: usize) -> usize {
+        if self.state_bytes() > budget {
+            // Over budget, the next window grows its own table again.
+            self.spare = None;
+        }
         let panes = budget.saturating_sub(self.sessions.bytes());
         let n = self.aligned.evict(panes);
         n + self
