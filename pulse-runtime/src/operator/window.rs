@@ -55,12 +55,6 @@ struct State {
 /// A window's accumulators by key, with its start.
 type Pane<K, Acc> = (i64, KeyMap<K, Acc>);
 
-/// Where elements are added: windows (or partials) by end, and the spare table a new one takes.
-type Tables<'a, K, Acc> = (
-    &'a mut Panes<i64, Pane<K, Acc>>,
-    &'a mut Option<KeyMap<K, Acc>>,
-);
-
 /// A snapshot: state, panes, sessions and the index of session ends.
 type Saved<K, Acc> = (
     State,
@@ -127,10 +121,6 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     /// A firing window's keys, to sort. Kept between firings: a fresh buffer the size of a
     /// large window is a fresh mapping from the allocator, paid for in page faults.
     firing: Vec<(K, A::Acc)>,
-    /// The emptied table of the last window dropped, kept for the next window opened: a window
-    /// holds about as many keys as the one before it, so the new one starts at its size instead
-    /// of growing through every power of two, each growth a fresh mapping from the allocator.
-    spare: Option<KeyMap<K, A::Acc>>,
     /// Puts a firing window's keys in order.
     order: KeyOrder,
     combine: Option<Combine<K, A::Acc>>,
@@ -161,7 +151,6 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             before: Vec::new(),
             before_for: (0, 0),
             firing: Vec::new(),
-            spare: None,
             order: KeyOrder::default(),
             combine: None,
             _t: PhantomData,
@@ -198,7 +187,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 self.st.wm,
                 lateness,
                 agg,
-                (&mut self.aligned, &mut self.spare),
+                &mut self.aligned,
                 &k,
                 &x,
                 ts,
@@ -210,7 +199,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 c.wm,
                 lateness,
                 agg,
-                (&mut c.partials, &mut self.spare),
+                &mut c.partials,
                 &k,
                 &x,
                 ts,
@@ -357,9 +346,8 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             for end in ends {
                 if wm >= cleanup_time(end, lateness) {
                     // Fired and dropped at once (no lateness): the window's keys move out.
-                    let (start, mut keys) = self.aligned.remove(&end).expect("listed");
-                    self.firing.extend(keys.drain());
-                    self.spare = Some(keys);
+                    let (start, keys) = self.aligned.remove(&end).expect("listed");
+                    self.firing.extend(keys);
                     let agg = &self.agg;
                     self.order.drain_sorted(&mut self.firing, |key, acc| {
                         out(window(key, start, end, agg.result(acc)), end - 1);
@@ -377,10 +365,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 if wm < cleanup_time(end, lateness) {
                     break;
                 }
-                if let Some((_, mut keys)) = self.aligned.remove(&end) {
-                    keys.clear();
-                    self.spare = Some(keys);
-                }
+                self.aligned.remove(&end);
             }
             return;
         }
@@ -510,7 +495,7 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
     wm: i64,
     lateness: i64,
     agg: &A,
-    (panes, spare): Tables<'_, K, A::Acc>,
+    panes: &mut Panes<i64, Pane<K, A::Acc>>,
     k: &K,
     x: &T,
     ts: i64,
@@ -522,7 +507,7 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
             continue;
         }
         accepted = true;
-        let (_, keys) = panes.get_mut(&end, || (start, spare.take().unwrap_or_default()));
+        let (_, keys) = panes.get_mut(&end, || (start, KeyMap::default()));
         let acc = if !std::mem::needs_drop::<K>() {
             // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
             // hash through the entry API.
@@ -620,16 +605,8 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
             + self.combine.as_ref().map_or(0, |c| c.partials.bytes())
             + self.firing.capacity() * std::mem::size_of::<(K, A::Acc)>()
             + self.order.bytes()
-            + self
-                .spare
-                .as_ref()
-                .map_or(0, |m| m.capacity() * std::mem::size_of::<(K, A::Acc)>())
     }
     fn evict(&mut self, budget: usize) -> usize {
-        if self.state_bytes() > budget {
-            // Over budget, the next window grows its own table again.
-            self.spare = None;
-        }
         let panes = budget.saturating_sub(self.sessions.bytes());
         let n = self.aligned.evict(panes);
         n + self
