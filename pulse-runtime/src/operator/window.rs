@@ -112,12 +112,12 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     session_index: BTreeMap<i64, BTreeSet<(K, i64)>>,
     /// The aligned windows of the last element's timestamp, and the timestamps they are the
     /// windows of: elements come mostly in order, so most skip the assigner's division.
-    assigned: Vec<(i64, i64)>,
-    assigned_for: (i64, i64),
+    assigned: Vec<Assigned>,
+    assigned_for: Span,
     /// The windows assigned before those: near a window's end, disorder makes elements take
     /// turns between two.
-    before: Vec<(i64, i64)>,
-    before_for: (i64, i64),
+    before: Vec<Assigned>,
+    before_for: Span,
     /// A firing window's keys, to sort. Kept between firings: a fresh buffer the size of a
     /// large window is a fresh mapping from the allocator, paid for in page faults.
     firing: Vec<(K, A::Acc)>,
@@ -125,6 +125,37 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     order: KeyOrder,
     combine: Option<Combine<K, A::Acc>>,
     _t: PhantomData<fn(T)>,
+}
+
+/// An aligned window an element belongs to, with the watermark that drops its state.
+#[derive(Clone, Copy)]
+struct Assigned {
+    start: i64,
+    end: i64,
+    cleanup: i64,
+}
+
+/// The timestamps `[lo, lo + len)`, tested with one subtraction and one comparison.
+#[derive(Clone, Copy)]
+struct Span {
+    lo: i64,
+    len: u64,
+}
+
+impl Span {
+    const EMPTY: Span = Span { lo: 0, len: 0 };
+
+    fn new(lo: i64, hi: i64) -> Self {
+        Span {
+            lo,
+            len: hi.saturating_sub(lo).max(0) as u64,
+        }
+    }
+
+    #[inline(always)]
+    fn contains(self, ts: i64) -> bool {
+        (ts.wrapping_sub(self.lo) as u64) < self.len
+    }
 }
 
 #[inline(always)]
@@ -147,9 +178,9 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             sessions: Panes::new("sessions"),
             session_index: BTreeMap::new(),
             assigned: Vec::new(),
-            assigned_for: (0, 0),
+            assigned_for: Span::EMPTY,
             before: Vec::new(),
-            before_for: (0, 0),
+            before_for: Span::EMPTY,
             firing: Vec::new(),
             order: KeyOrder::default(),
             combine: None,
@@ -169,23 +200,28 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         if let Some(gap) = self.assigner.session_gap() {
             return self.push_session(k, x, ts, gap, out, late);
         }
-        if !(self.assigned_for.0 <= ts && ts < self.assigned_for.1) {
+        if !self.assigned_for.contains(ts) {
             std::mem::swap(&mut self.assigned, &mut self.before);
             std::mem::swap(&mut self.assigned_for, &mut self.before_for);
-            if !(self.assigned_for.0 <= ts && ts < self.assigned_for.1) {
+            if !self.assigned_for.contains(ts) {
                 self.assigned.clear();
-                let windows = &mut self.assigned;
-                self.assigner
-                    .assign(ts, |start, end| windows.push((start, end)));
-                self.assigned_for = self.assigner.same_windows(ts);
+                let (windows, lateness) = (&mut self.assigned, self.lateness);
+                self.assigner.assign(ts, |start, end| {
+                    windows.push(Assigned {
+                        start,
+                        end,
+                        cleanup: cleanup_time(end, lateness),
+                    })
+                });
+                let (lo, hi) = self.assigner.same_windows(ts);
+                self.assigned_for = Span::new(lo, hi);
             }
         }
-        let (assigned, lateness, agg) = (&self.assigned, self.lateness, &self.agg);
+        let (assigned, agg) = (&self.assigned, &self.agg);
         let accepted = match &mut self.combine {
             None => add::<K, T, A, true>(
                 assigned,
                 self.st.wm,
-                lateness,
                 agg,
                 &mut self.aligned,
                 &k,
@@ -194,17 +230,7 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                 out,
             ),
             // Pre-aggregating, elements go to this worker's partials, never straight out.
-            Some(c) => add::<K, T, A, false>(
-                assigned,
-                c.wm,
-                lateness,
-                agg,
-                &mut c.partials,
-                &k,
-                &x,
-                ts,
-                out,
-            ),
+            Some(c) => add::<K, T, A, false>(assigned, c.wm, agg, &mut c.partials, &k, &x, ts, out),
         };
         if !accepted {
             self.st.late += 1;
@@ -491,9 +517,8 @@ where
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
-    assigned: &[(i64, i64)],
+    assigned: &[Assigned],
     wm: i64,
-    lateness: i64,
     agg: &A,
     panes: &mut Panes<i64, Pane<K, A::Acc>>,
     k: &K,
@@ -502,8 +527,13 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
     out: &mut impl FnMut(Window<K, A::Out>, i64),
 ) -> bool {
     let mut accepted = false;
-    for &(start, end) in assigned {
-        if wm >= cleanup_time(end, lateness) {
+    for &Assigned {
+        start,
+        end,
+        cleanup,
+    } in assigned
+    {
+        if wm >= cleanup {
             continue;
         }
         accepted = true;
@@ -659,6 +689,37 @@ mod tests {
 
     fn r(k: &str, s: i64, e: i64, n: u64) -> (String, i64, i64, u64, i64) {
         (k.into(), s, e, n, e - 1)
+    }
+
+    #[test]
+    fn a_span_holds_exactly_its_timestamps() {
+        let s = Span::new(10, 20);
+        assert!(s.contains(10) && s.contains(19));
+        assert!(
+            !s.contains(9) && !s.contains(20) && !s.contains(i64::MIN) && !s.contains(i64::MAX)
+        );
+        assert!(
+            !Span::EMPTY.contains(0),
+            "the empty span before any element"
+        );
+        // Where `hi - lo` overflows the span is shorter than asked, never longer.
+        let wide = Span::new(-10, i64::MAX);
+        assert!(wide.contains(-10) && wide.contains(0) && !wide.contains(-11));
+        let all = Span::new(i64::MIN, i64::MAX);
+        assert!(all.contains(i64::MIN) && !all.contains(i64::MAX));
+        assert!(!Span::new(5, 5).contains(5) && !Span::new(5, 4).contains(5));
+    }
+
+    #[test]
+    fn elements_at_the_ends_of_time_find_their_windows() {
+        let mut h = H::new(Tumbling::millis(10), 0);
+        h.push("a", i64::MAX - 1);
+        h.push("a", i64::MIN + 1);
+        h.push("b", i64::MAX - 1);
+        h.wm(i64::MAX - 1);
+        let out = h.take();
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(h.late.is_empty());
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub trait WindowAssigner: Clone + 'static {
     fn describe(&self) -> String;
 }
 
+/// `t` as an i64 timestamp, held at the ends of time.
+fn clamp(t: i128) -> i64 {
+    t.clamp(i64::MIN.into(), i64::MAX.into()) as i64
+}
+
 /// Fixed-size, non-overlapping windows aligned to the epoch (plus an optional offset).
 ///
 /// # Examples
@@ -70,12 +75,14 @@ impl Tumbling {
 impl WindowAssigner for Tumbling {
     #[inline(always)]
     fn assign(&self, ts: i64, mut f: impl FnMut(i64, i64)) {
-        let start = ts - (ts - self.offset).rem_euclid(self.size);
-        f(start, start.saturating_add(self.size))
+        let (start, end) = self.same_windows(ts);
+        f(start, end)
     }
     fn same_windows(&self, ts: i64) -> (i64, i64) {
-        let start = ts - (ts - self.offset).rem_euclid(self.size);
-        (start, start.saturating_add(self.size))
+        // In i128: near the ends of time the aligned start or end is not an i64.
+        let start = i128::from(ts)
+            - (i128::from(ts) - i128::from(self.offset)).rem_euclid(self.size.into());
+        (clamp(start), clamp(start + i128::from(self.size)))
     }
     fn describe(&self) -> String {
         format!("tumbling {} ms", self.size)
@@ -119,24 +126,31 @@ impl Sliding {
 impl WindowAssigner for Sliding {
     #[inline(always)]
     fn assign(&self, ts: i64, mut f: impl FnMut(i64, i64)) {
-        let last_start = ts - ts.rem_euclid(self.slide);
-        let mut start = last_start;
-        while start > ts - self.size {
-            f(start, start.saturating_add(self.size));
-            start -= self.slide;
+        // In i128, as for `Tumbling`; a window that starts before the start of time starts at it.
+        let (ts, size, slide) = (
+            i128::from(ts),
+            i128::from(self.size),
+            i128::from(self.slide),
+        );
+        let mut start = ts - ts.rem_euclid(slide);
+        while start > ts - size {
+            f(clamp(start), clamp(start + size));
+            start -= slide;
         }
     }
     fn same_windows(&self, ts: i64) -> (i64, i64) {
         // The newest window starts at the last multiple of `slide`; the oldest one leaves when
         // `ts - size` passes a multiple of `slide`.
-        let last_start = ts - ts.rem_euclid(self.slide);
-        let behind = ts.saturating_sub(self.size);
-        let oldest_left = ts - behind.rem_euclid(self.slide);
+        let (ts, size, slide) = (
+            i128::from(ts),
+            i128::from(self.size),
+            i128::from(self.slide),
+        );
+        let last_start = ts - ts.rem_euclid(slide);
+        let oldest_left = ts - (ts - size).rem_euclid(slide);
         (
-            last_start.max(oldest_left),
-            last_start
-                .saturating_add(self.slide)
-                .min(oldest_left.saturating_add(self.slide)),
+            clamp(last_start.max(oldest_left)),
+            clamp((last_start + slide).min(oldest_left + slide)),
         )
     }
     fn describe(&self) -> String {
@@ -227,6 +241,37 @@ mod tests {
                 assert_ne!(windows(a, lo - 1), windows(a, ts), "{} before {ts}", lo - 1);
                 assert_ne!(windows(a, hi), windows(a, ts), "{hi} after {ts}");
             }
+        }
+    }
+
+    #[test]
+    fn windows_at_the_ends_of_time_are_cut_there() {
+        let t = Tumbling::millis(10);
+        let first = windows(&t, i64::MIN + 1);
+        assert_eq!(first.len(), 1);
+        let (start, end) = first[0];
+        assert_eq!(
+            start,
+            i64::MIN,
+            "the first window starts at the start of time"
+        );
+        assert!(end > i64::MIN + 1 && end - start <= 10, "{first:?}");
+        assert_eq!(windows(&t, i64::MAX), [(i64::MAX - 7, i64::MAX)]);
+        let s = Sliding::millis(10, 4);
+        for ts in [i64::MIN, i64::MIN + 3, i64::MAX - 2, i64::MAX] {
+            let ws = windows(&s, ts);
+            assert!(!ws.is_empty(), "{ts}");
+            for (start, end) in ws {
+                assert!(
+                    start <= ts && (ts < end || end == i64::MAX),
+                    "{ts} in [{start}, {end})"
+                );
+            }
+            let (lo, hi) = s.same_windows(ts);
+            assert!(
+                lo <= ts && (ts < hi || hi == i64::MAX),
+                "{ts} in [{lo}, {hi})"
+            );
         }
     }
 
