@@ -537,7 +537,7 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
             continue;
         }
         accepted = true;
-        let (_, keys) = panes.get_mut(&end, || (start, KeyMap::default()));
+        let (_, keys) = panes.get_mut(&end, move || (start, KeyMap::default()));
         let acc = if !std::mem::needs_drop::<K>() {
             // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
             // hash through the entry API.
