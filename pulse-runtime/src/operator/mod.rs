@@ -12,7 +12,7 @@ mod window;
 
 pub use join::{Either, WindowJoin};
 pub use key_by::{Combiner, Exchange, KeyBy};
-pub use panes::{PaneState, Panes};
+pub use panes::{Found, PaneState, Panes};
 pub use process::{Context, NoTimers, Process};
 pub use source::Source;
 pub use stateless::{FilterMap, FilterOp, FlatMap, Inspect, MapOp};

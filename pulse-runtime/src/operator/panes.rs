@@ -48,6 +48,19 @@ struct Slot<V> {
     touched: u64,
 }
 
+/// Where [`Panes::get_mut_found`] found a piece, and in which epoch of which `Panes`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Found {
+    at: usize,
+    /// 0: nothing found yet (epochs start at 1).
+    epoch: u64,
+}
+
+fn next_epoch() -> u64 {
+    static EPOCHS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    EPOCHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A piece in a snapshot: its key, and its value unless fjall holds it.
 pub type Saved<PK, V> = (PK, Option<V>);
 
@@ -77,6 +90,9 @@ pub struct Panes<PK, V> {
     /// of the same window takes it with one comparison. Forgotten whenever a piece may have
     /// been cleaned, dropped or moved.
     last: Option<(PK, usize)>,
+    /// Names the time since `last` was last forgotten: a [`Found`] of this epoch is valid.
+    /// Drawn from one counter for all `Panes`, so a `Found` of another never matches.
+    epoch: u64,
     table: StateTable,
     clock: u64,
     name: &'static str,
@@ -92,6 +108,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
             recent: Vec::new(),
             next: 0,
             last: None,
+            epoch: next_epoch(),
             table: StateTable::new(),
             clock: 0,
             name,
@@ -106,12 +123,42 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     /// The piece under `pk`, made by `init` if new, read back if evicted; marked changed.
     #[inline]
     pub fn get_mut(&mut self, pk: &PK, init: impl FnOnce() -> V) -> &mut V {
-        if let Some((k, at)) = &self.last
-            && k == pk
-        {
-            let at = *at;
-            return read_back(&mut self.table, self.name, pk, &mut self.slots[at].value);
+        let at = match &self.last {
+            Some((k, at)) if k == pk => *at,
+            _ => self.find_mut(pk, init),
+        };
+        read_back(&mut self.table, self.name, pk, &mut self.slots[at].value)
+    }
+
+    /// [`get_mut`](Self::get_mut) through a place the caller keeps: while `found` is of this
+    /// epoch it names the piece under `pk`, already marked changed, and is taken without a
+    /// comparison; otherwise the piece is looked up and `found` updated. A caller that uses two
+    /// pieces in turn (the windows on either side of a boundary) keeps one `Found` for each, and
+    /// so does not decide a second time which of the two an element wants.
+    #[inline]
+    pub fn get_mut_found(
+        &mut self,
+        found: &mut Found,
+        pk: &PK,
+        init: impl FnOnce() -> V,
+    ) -> &mut V {
+        if found.epoch != self.epoch {
+            *found = Found {
+                at: self.find_mut(pk, init),
+                epoch: self.epoch,
+            };
         }
+        read_back(
+            &mut self.table,
+            self.name,
+            pk,
+            &mut self.slots[found.at].value,
+        )
+    }
+
+    /// The place of the piece under `pk`, marked changed and newest, and remembered as the last
+    /// one returned.
+    fn find_mut(&mut self, pk: &PK, init: impl FnOnce() -> V) -> usize {
         self.clock += 1;
         // Newest first: the window of the latest elements was placed last.
         let at = match self.recent.iter().rev().find(|(k, _)| k == pk) {
@@ -124,7 +171,14 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         let slot = &mut self.slots[at];
         slot.dirty = true;
         slot.touched = self.clock;
-        read_back(&mut self.table, self.name, pk, &mut slot.value)
+        at
+    }
+
+    /// Forgets the piece returned last, and every [`Found`]: pieces may have been cleaned,
+    /// dropped or moved.
+    fn forget_last(&mut self) {
+        self.last = None;
+        self.epoch = next_epoch();
     }
 
     /// The place of the piece under `pk`, made by `init` if new; remembered in `recent`.
@@ -187,7 +241,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     /// Removes the piece under `pk`; its cell is deleted at the next checkpoint.
     pub fn remove(&mut self, pk: &PK) -> Option<V> {
         let at = self.index.remove(pk)?;
-        self.last = None;
+        self.forget_last();
         let slot = &mut self.slots[at];
         self.free.push(at);
         self.recent.retain(|&(_, r)| r != at);
@@ -241,7 +295,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         self.slots.clear();
         self.free.clear();
         self.recent.clear();
-        self.last = None;
+        self.forget_last();
         self.next = 0;
         self.index = pieces
             .into_iter()
@@ -262,7 +316,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
     where
         V: Serialize,
     {
-        self.last = None;
+        self.forget_last();
         for (k, &at) in &self.index {
             let slot = &mut self.slots[at];
             if !slot.dirty {
@@ -295,7 +349,7 @@ impl<PK: Ord + Clone + StateValue, V: PaneState> Panes<PK, V> {
         if !self.table.is_attached() || bytes <= budget {
             return 0;
         }
-        self.last = None;
+        self.forget_last();
         let target = budget / 4 * 3;
         let mut cold: Vec<(u64, usize)> = self
             .index
@@ -349,7 +403,7 @@ fn read_evicted<PK: Serialize, V: PaneState>(table: &mut StateTable, name: &str,
 mod tests {
     use std::collections::{BTreeMap, HashMap};
 
-    use super::Panes;
+    use super::{Found, Panes};
 
     type Counter = HashMap<u64, u64>;
 
@@ -360,6 +414,8 @@ mod tests {
     ) {
         let mut panes: Panes<PK, Counter> = Panes::new("test");
         let mut model: BTreeMap<PK, u64> = BTreeMap::new();
+        // As a window operator keeps them: one `Found` per key, kept across everything else.
+        let mut founds: BTreeMap<PK, Found> = BTreeMap::new();
         let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
         for step in 0..20_000 {
             rng ^= rng << 13;
@@ -367,8 +423,16 @@ mod tests {
             rng ^= rng << 17;
             let k = key(rng % 12);
             match (rng >> 8) % 10 {
-                0..=6 => {
+                0..=3 => {
                     *panes.get_mut(&k, Counter::new).entry(0).or_default() += 1;
+                    *model.entry(k).or_default() += 1;
+                }
+                4..=6 => {
+                    let found = founds.entry(k.clone()).or_default();
+                    *panes
+                        .get_mut_found(found, &k, Counter::new)
+                        .entry(0)
+                        .or_default() += 1;
                     *model.entry(k).or_default() += 1;
                 }
                 7 => {
@@ -425,5 +489,51 @@ mod tests {
         *panes.get_mut(&10, Counter::new).entry(7).or_default() += 1;
         let cells = panes.take_dirty();
         assert_eq!(cells.len(), 1, "only piece 10 changed: {cells:?}");
+    }
+
+    #[test]
+    fn a_piece_changed_through_a_found_place_is_taken_at_every_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::checkpoint::CheckpointStore::open(dir.path()).unwrap();
+        let mut panes: Panes<u64, Counter> = Panes::new("p");
+        panes.attach(store.backing("p").unwrap());
+        let mut other: Panes<u64, Counter> = Panes::new("q");
+        let (mut ten, mut twenty) = (Found::default(), Found::default());
+        for round in 1..=3u64 {
+            // Taking turns, as elements on either side of a window boundary do.
+            for _ in 0..2 {
+                *panes
+                    .get_mut_found(&mut ten, &10, Counter::new)
+                    .entry(7)
+                    .or_default() += 1;
+                *panes
+                    .get_mut_found(&mut twenty, &20, Counter::new)
+                    .entry(7)
+                    .or_default() += 1;
+            }
+            let mut cells = panes.take_dirty();
+            cells.sort();
+            assert_eq!(cells.len(), 2, "round {round}: both pieces are dirty again");
+            assert_eq!(panes.get(&10).unwrap()[&7], 2 * round);
+            assert_eq!(panes.get(&20).unwrap()[&7], 2 * round);
+        }
+        // A place found in one `Panes` is not taken in another.
+        *other
+            .get_mut_found(&mut ten, &10, Counter::new)
+            .entry(7)
+            .or_default() += 1;
+        assert_eq!(other.get(&10).unwrap()[&7], 1);
+        assert_eq!(panes.get(&10).unwrap()[&7], 6);
+        // Nor after the piece it names was removed and its place reused by another.
+        let mut thirty = Found::default();
+        panes.get_mut_found(&mut thirty, &30, Counter::new);
+        panes.remove(&30);
+        panes.get_mut(&40, Counter::new).insert(7, 100);
+        *panes
+            .get_mut_found(&mut thirty, &30, Counter::new)
+            .entry(7)
+            .or_default() += 1;
+        assert_eq!(panes.get(&30).unwrap()[&7], 1);
+        assert_eq!(panes.get(&40).unwrap()[&7], 100);
     }
 }

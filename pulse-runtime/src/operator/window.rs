@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::key_by::owner;
 use super::order::KeyOrder;
 use super::panes::SavedPanes;
-use super::{Combiner, Node, Operator, PaneState, Panes, decode, encode};
+use super::{Combiner, Found, Node, Operator, PaneState, Panes, decode, encode};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
 use crate::state::{Backing, Key};
@@ -127,12 +127,14 @@ pub struct WindowAggregate<K: Key, T, A: Aggregate<T>, W> {
     _t: PhantomData<fn(T)>,
 }
 
-/// An aligned window an element belongs to, with the watermark that drops its state.
+/// An aligned window an element belongs to, with the watermark that drops its state and where
+/// its piece was found last.
 #[derive(Clone, Copy)]
 struct Assigned {
     start: i64,
     end: i64,
     cleanup: i64,
+    found: Found,
 }
 
 /// The timestamps `[lo, lo + len)`, tested with one subtraction and one comparison.
@@ -211,13 +213,14 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                         start,
                         end,
                         cleanup: cleanup_time(end, lateness),
+                        found: Found::default(),
                     })
                 });
                 let (lo, hi) = self.assigner.same_windows(ts);
                 self.assigned_for = Span::new(lo, hi);
             }
         }
-        let (assigned, agg) = (&self.assigned, &self.agg);
+        let (assigned, agg) = (&mut self.assigned, &self.agg);
         let accepted = match &mut self.combine {
             None => add::<K, T, A, true>(
                 assigned,
@@ -517,7 +520,7 @@ where
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
-    assigned: &[Assigned],
+    assigned: &mut [Assigned],
     wm: i64,
     agg: &A,
     panes: &mut Panes<i64, Pane<K, A::Acc>>,
@@ -527,17 +530,13 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
     out: &mut impl FnMut(Window<K, A::Out>, i64),
 ) -> bool {
     let mut accepted = false;
-    for &Assigned {
-        start,
-        end,
-        cleanup,
-    } in assigned
-    {
-        if wm >= cleanup {
+    for a in assigned {
+        let (start, end) = (a.start, a.end);
+        if wm >= a.cleanup {
             continue;
         }
         accepted = true;
-        let (_, keys) = panes.get_mut(&end, move || (start, KeyMap::default()));
+        let (_, keys) = panes.get_mut_found(&mut a.found, &end, move || (start, KeyMap::default()));
         let acc = if !std::mem::needs_drop::<K>() {
             // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
             // hash through the entry API.
