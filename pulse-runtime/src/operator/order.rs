@@ -13,6 +13,11 @@ const RADIX_MIN: usize = 64;
 /// The buffers of the radix sort, kept between firings.
 #[derive(Default)]
 pub(crate) struct KeyOrder {
+    /// Keys within 2^32 of each other: each row as one `u64`, its key's offset from the smallest
+    /// above its index.
+    packed: Vec<u64>,
+    packed_tmp: Vec<u64>,
+    /// Other integer keys: (key, index) pairs.
     order: Vec<(u64, u32)>,
     tmp: Vec<(u64, u32)>,
 }
@@ -34,13 +39,32 @@ impl KeyOrder {
             }
             return;
         }
+        let key = |k: &K| as_u64(k).unwrap_or_default();
+        let (lo, hi) = rows.iter().fold((u64::MAX, 0), |(lo, hi), (k, _)| {
+            let k = key(k);
+            (lo.min(k), hi.max(k))
+        });
+        if hi - lo <= u64::from(u32::MAX) {
+            // The usual case (ids): half the bytes to move of (key, index) pairs.
+            self.packed.clear();
+            self.packed.extend(
+                (0u64..)
+                    .zip(rows.iter())
+                    .map(|(i, (k, _))| (key(k) - lo) << 32 | i),
+            );
+            radix_sort(&mut self.packed, &mut self.packed_tmp, |&p| p, 4..8);
+            for &p in &self.packed {
+                // An integer key: the clone is a copy.
+                let (k, v) = &rows[(p & u64::from(u32::MAX)) as usize];
+                f(k.clone(), v);
+            }
+            rows.clear();
+            return;
+        }
         self.order.clear();
-        self.order.extend(
-            (0u32..)
-                .zip(rows.iter())
-                .map(|(i, (k, _))| (as_u64(k).unwrap_or_default(), i)),
-        );
-        radix_sort(&mut self.order, &mut self.tmp);
+        self.order
+            .extend((0u32..).zip(rows.iter()).map(|(i, (k, _))| (key(k), i)));
+        radix_sort(&mut self.order, &mut self.tmp, |&(k, _)| k, 0..8);
         for &(_, i) in &self.order {
             // An integer key: the clone is a copy.
             let (k, v) = &rows[i as usize];
@@ -51,7 +75,8 @@ impl KeyOrder {
 
     /// Bytes held by the buffers.
     pub(crate) fn bytes(&self) -> usize {
-        (self.order.capacity() + self.tmp.capacity()) * std::mem::size_of::<(u64, u32)>()
+        (self.packed.capacity() + self.packed_tmp.capacity()) * 8
+            + (self.order.capacity() + self.tmp.capacity()) * std::mem::size_of::<(u64, u32)>()
     }
 }
 
@@ -82,19 +107,27 @@ fn as_u64<K: 'static>(k: &K) -> Option<u64> {
     }
 }
 
-/// Sorts `v` by its first field: least significant byte first, skipping the bytes every key
-/// shares (ids below 2^24 take three passes, not eight). Stable.
-fn radix_sort(v: &mut Vec<(u64, u32)>, tmp: &mut Vec<(u64, u32)>) {
+/// Sorts `v` by `key`'s bytes in `bytes` (0 is the least significant): least significant byte
+/// first, skipping the bytes every key shares (ids below 2^24 take three passes, not eight).
+/// Stable.
+fn radix_sort<T: Copy + Default>(
+    v: &mut Vec<T>,
+    tmp: &mut Vec<T>,
+    key: impl Fn(&T) -> u64,
+    bytes: std::ops::Range<usize>,
+) {
     let n = v.len();
     let mut counts = [[0u32; 256]; 8];
-    for &(k, _) in v.iter() {
-        for (d, c) in counts.iter_mut().enumerate() {
-            c[(k >> (8 * d)) as u8 as usize] += 1;
+    for x in v.iter() {
+        let k = key(x);
+        for d in bytes.clone() {
+            counts[d][(k >> (8 * d)) as u8 as usize] += 1;
         }
     }
     tmp.clear();
-    tmp.resize(n, (0, 0));
-    for (d, c) in counts.iter().enumerate() {
+    tmp.resize(n, T::default());
+    for d in bytes {
+        let c = &counts[d];
         if c.iter().any(|&m| m as usize == n) {
             continue;
         }
@@ -104,9 +137,9 @@ fn radix_sort(v: &mut Vec<(u64, u32)>, tmp: &mut Vec<(u64, u32)>) {
             *slot = sum;
             sum += m;
         }
-        for &(k, i) in v.iter() {
-            let b = &mut next[(k >> (8 * d)) as u8 as usize];
-            tmp[*b as usize] = (k, i);
+        for &x in v.iter() {
+            let b = &mut next[(key(&x) >> (8 * d)) as u8 as usize];
+            tmp[*b as usize] = x;
             *b += 1;
         }
         std::mem::swap(v, tmp);
@@ -168,6 +201,10 @@ mod tests {
         }
         check([i64::MIN, i64::MAX, 0, -1, 1, i64::MIN + 1].repeat(20));
         check([u64::MAX, 0, 1 << 63, (1 << 63) - 1].repeat(20));
+        // Keys exactly 2^32 - 1 apart still pack; 2^32 apart take (key, index) pairs.
+        check([7u64, 7 + u64::from(u32::MAX), 9, 8].repeat(30));
+        check([7u64, 7 + (1 << 32), 9, 8].repeat(30));
+        check([-5i64, -5 + i64::from(u32::MAX), 0].repeat(30));
     }
 
     #[test]
