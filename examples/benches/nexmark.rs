@@ -258,17 +258,16 @@ impl<S: std::hash::BuildHasher + Default, const RADIX: bool> Hand<S, RADIX> {
                 break;
             }
             let end = *entry.key();
-            let keys: Vec<_> = entry.remove().into_iter().collect();
+            let mut keys: Vec<_> = entry.remove().into_iter().collect();
             if RADIX {
                 for (k, (c, s)) in radix_sorted(&keys) {
                     emit(k, end, c, s);
                 }
-                continue;
-            }
-            let mut keys = keys;
-            keys.sort_unstable_by_key(|(k, _)| *k);
-            for (k, (c, s)) in keys {
-                emit(k, end, c, s);
+            } else {
+                keys.sort_unstable_by_key(|(k, _)| *k);
+                for (k, (c, s)) in keys {
+                    emit(k, end, c, s);
+                }
             }
         }
     }
@@ -501,45 +500,33 @@ fn memory_mode(events: usize) {
         }};
     }
     let [hand, hand_ahash, hand_radix, pulse_canonical] = alternating(|| {
-        let (secs, outputs, rss) = best(|| {
-            let c = chunks(events);
-            reset_peak_rss();
-            hand_in_memory::<std::hash::RandomState, false>(c)
-        });
-        let hand = Row {
-            query: "canonical (hand)",
-            mode: "in-memory",
-            events,
-            secs,
-            rss,
-            outputs,
+        let hand_row = |query, run: fn(Vec<Vec<Bid>>) -> (f64, usize)| {
+            let (secs, outputs, rss) = best(|| {
+                let c = chunks(events);
+                reset_peak_rss();
+                run(c)
+            });
+            Row {
+                query,
+                mode: "in-memory",
+                events,
+                secs,
+                rss,
+                outputs,
+            }
         };
-        let (secs, outputs, rss) = best(|| {
-            let c = chunks(events);
-            reset_peak_rss();
-            hand_in_memory::<ahash::RandomState, false>(c)
-        });
-        let hand_ahash = Row {
-            query: "canonical (hand, aHash)",
-            mode: "in-memory",
-            events,
-            secs,
-            rss,
-            outputs,
-        };
-        let (secs, outputs, rss) = best(|| {
-            let c = chunks(events);
-            reset_peak_rss();
-            hand_in_memory::<ahash::RandomState, true>(c)
-        });
-        let hand_radix = Row {
-            query: "hand, aHash + radix",
-            mode: "in-memory",
-            events,
-            secs,
-            rss,
-            outputs,
-        };
+        let hand = hand_row(
+            "canonical (hand)",
+            hand_in_memory::<std::hash::RandomState, false>,
+        );
+        let hand_ahash = hand_row(
+            "canonical (hand, aHash)",
+            hand_in_memory::<ahash::RandomState, false>,
+        );
+        let hand_radix = hand_row(
+            "hand, aHash + radix",
+            hand_in_memory::<ahash::RandomState, true>,
+        );
         [hand, hand_ahash, hand_radix, mem!("canonical", canonical)]
     });
     print(&hand, None);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pulse::exec::{RunOptions, run_parallel};
 use pulse::io::{BadRecordPolicy, FileSource, Format, SinkSpec, Source, SourceSpec, Split};
@@ -243,17 +243,18 @@ fn run_on<P: Pipeline>(
     lines
 }
 
-fn bids_file(dir: &Path, n: usize) -> std::path::PathBuf {
-    let path = dir.join("bids.jsonl");
-    Generator::new(7, DISORDER_MS).write_bids(n, &path).unwrap();
-    path
+/// A tempdir holding `n` generated bids as JSON lines, with the path of output `out` beside them.
+fn bids_and_output(n: usize, out: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = dir.path().join("bids.jsonl");
+    Generator::new(7, DISORDER_MS).write_bids(n, &bids).unwrap();
+    let out = dir.path().join(out);
+    (dir, bids, out)
 }
 
 #[test]
 fn windows_on_several_workers_write_the_rows_of_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let bids = bids_file(dir.path(), 40_000);
-    let out = dir.path().join("out.jsonl");
+    let (_dir, bids, out) = bids_and_output(40_000, "out.jsonl");
     let one = run_on(canonical, &[&bids], &out, 1, Split::STRIPE);
     assert!(one.len() > 1000, "{} windows", one.len());
     for workers in [2, 3] {
@@ -270,9 +271,7 @@ fn windows_on_several_workers_write_the_rows_of_one() {
 /// CSV output encoded by the workers: one header, the rows of one worker.
 #[test]
 fn workers_encode_csv_rows_under_one_header() {
-    let dir = tempfile::tempdir().unwrap();
-    let bids = bids_file(dir.path(), 40_000);
-    let out = dir.path().join("out.csv");
+    let (_dir, bids, out) = bids_and_output(40_000, "out.csv");
     let one = run_on(q7, &[&bids], &out, 1, Split::STRIPE);
     assert_eq!(one.iter().filter(|l| l.starts_with("key,")).count(), 1);
     assert!(one.len() >= 3, "a header and rows: {one:?}");
@@ -287,9 +286,7 @@ fn workers_encode_csv_rows_under_one_header() {
 
 #[test]
 fn chained_key_bys_exchange_twice_and_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let bids = bids_file(dir.path(), 40_000);
-    let out = dir.path().join("out.jsonl");
+    let (_dir, bids, out) = bids_and_output(40_000, "out.jsonl");
     // q5: key by auction, sliding counts, key by window end, max per end; q7: one key.
     let one = run_on(q5, &[&bids], &out, 1, Split::STRIPE);
     assert!(!one.is_empty());
@@ -321,9 +318,7 @@ fn joins_on_several_workers_match_one() {
 
 #[test]
 fn a_stateless_pipeline_copies_every_record_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let bids = bids_file(dir.path(), 20_000);
-    let out = dir.path().join("out.jsonl");
+    let (_dir, bids, out) = bids_and_output(20_000, "out.jsonl");
     let copied = run_on(q0, &[&bids], &out, 2, 4096);
     let mut input: Vec<String> = fs::read_to_string(&bids)
         .unwrap()

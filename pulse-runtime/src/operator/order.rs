@@ -40,6 +40,11 @@ impl KeyOrder {
             return;
         }
         let key = |k: &K| as_u64(k).unwrap_or_default();
+        // An integer key: the clone is a copy.
+        let mut emit = |i: usize| {
+            let (k, v) = &rows[i];
+            f(k.clone(), v);
+        };
         let (lo, hi) = rows.iter().fold((u64::MAX, 0), |(lo, hi), (k, _)| {
             let k = key(k);
             (lo.min(k), hi.max(k))
@@ -54,9 +59,7 @@ impl KeyOrder {
             );
             radix_sort(&mut self.packed, &mut self.packed_tmp, |&p| p, 4..8);
             for &p in &self.packed {
-                // An integer key: the clone is a copy.
-                let (k, v) = &rows[(p & u64::from(u32::MAX)) as usize];
-                f(k.clone(), v);
+                emit((p & u64::from(u32::MAX)) as usize);
             }
             rows.clear();
             return;
@@ -66,9 +69,7 @@ impl KeyOrder {
             .extend((0u32..).zip(rows.iter()).map(|(i, (k, _))| (key(k), i)));
         radix_sort(&mut self.order, &mut self.tmp, |&(k, _)| k, 0..8);
         for &(_, i) in &self.order {
-            // An integer key: the clone is a copy.
-            let (k, v) = &rows[i as usize];
-            f(k.clone(), v);
+            emit(i as usize);
         }
         rows.clear();
     }

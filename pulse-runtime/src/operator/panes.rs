@@ -463,14 +463,25 @@ mod tests {
         agrees_with_a_map(|k| format!("user-{k}"));
     }
 
-    /// A piece changed again after a checkpoint took it goes into the next checkpoint too,
-    /// however it is found (the last piece used, or a search).
-    #[test]
-    fn a_piece_changed_after_a_checkpoint_is_taken_again() {
+    /// Pieces under state name `p`, attached to a checkpoint store in a tempdir (kept alive by
+    /// the first two values).
+    fn attached() -> (
+        tempfile::TempDir,
+        crate::checkpoint::CheckpointStore,
+        Panes<u64, Counter>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::checkpoint::CheckpointStore::open(dir.path()).unwrap();
         let mut panes: Panes<u64, Counter> = Panes::new("p");
         panes.attach(store.backing("p").unwrap());
+        (dir, store, panes)
+    }
+
+    /// A piece changed again after a checkpoint took it goes into the next checkpoint too,
+    /// however it is found (the last piece used, or a search).
+    #[test]
+    fn a_piece_changed_after_a_checkpoint_is_taken_again() {
+        let (_dir, _store, mut panes) = attached();
         for round in 1..=3u64 {
             *panes.get_mut(&10, Counter::new).entry(7).or_default() += 1;
             if round == 2 {
@@ -493,10 +504,7 @@ mod tests {
 
     #[test]
     fn a_piece_changed_through_a_found_place_is_taken_at_every_checkpoint() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::checkpoint::CheckpointStore::open(dir.path()).unwrap();
-        let mut panes: Panes<u64, Counter> = Panes::new("p");
-        panes.attach(store.backing("p").unwrap());
+        let (_dir, _store, mut panes) = attached();
         let mut other: Panes<u64, Counter> = Panes::new("q");
         let (mut ten, mut twenty) = (Found::default(), Found::default());
         for round in 1..=3u64 {
