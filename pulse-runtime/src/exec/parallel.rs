@@ -115,9 +115,44 @@ struct Shared {
     read: Vec<AtomicU64>,
     /// Bytes of keyed state in memory, per worker (for the memory budget).
     state: Vec<AtomicUsize>,
+    /// Buffers of encoded results the sink thread has written, for workers to encode into
+    /// again: a fresh buffer for every batch would be fresh pages, faulted in by the worker
+    /// and returned to the system by the sink thread.
+    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Shared {
+    fn new(workers: usize) -> Self {
+        Shared {
+            requested: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
+            paused: AtomicUsize::new(0),
+            exit: AtomicBool::new(false),
+            inflight: AtomicI64::new(0),
+            active: AtomicUsize::new(workers),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+            read: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            state: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            spare: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An empty buffer to encode results into.
+    fn buffer(&self) -> Vec<u8> {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        spare.pop().unwrap_or_default()
+    }
+
+    /// Gives back a written buffer (kept unless enough are spare).
+    fn give_back(&self, mut bytes: Vec<u8>) {
+        bytes.clear();
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < 2 * self.read.len() + 2 {
+            spare.push(bytes);
+        }
+    }
+
     fn fail(&self, e: Option<Error>) {
         self.failed.store(true, SeqCst);
         if let Some(e) = e {
@@ -384,18 +419,7 @@ pub fn run_parallel<P: Pipeline>(
         .as_ref()
         .and_then(|c| c.checkpointing.memory_budget)
         .map(|b| b / workers);
-    let shared = Shared {
-        requested: AtomicU64::new(0),
-        resumed: AtomicU64::new(0),
-        paused: AtomicUsize::new(0),
-        exit: AtomicBool::new(false),
-        inflight: AtomicI64::new(0),
-        active: AtomicUsize::new(workers),
-        failed: AtomicBool::new(false),
-        error: Mutex::new(None),
-        read: (0..workers).map(|_| AtomicU64::new(0)).collect(),
-        state: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
-    };
+    let shared = Shared::new(workers);
     let (senders, inboxes): (Vec<_>, Vec<_>) =
         (0..workers).map(|_| mpsc::sync_channel(CHANNEL)).unzip();
     let (out_tx, out_rx) = mpsc::sync_channel::<ToSinks>(CHANNEL);
@@ -548,7 +572,10 @@ fn coordinate(
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(ToSinks::Results(port, mut batch)) => sinks[port].write_batch(batch.as_any_mut())?,
-            Ok(ToSinks::Encoded(port, bytes, rows)) => sinks[port].write_encoded(&bytes, rows)?,
+            Ok(ToSinks::Encoded(port, bytes, rows)) => {
+                sinks[port].write_encoded(&bytes, rows)?;
+                shared.give_back(bytes);
+            }
             Ok(ToSinks::State(w, st)) => {
                 let all = parts.as_mut().expect("a state answers a request");
                 all[w] = Some(st);
@@ -671,6 +698,7 @@ fn worker<P: Pipeline>(
         })
         .collect::<Vec<_>>();
     let mut live = vec![true; sources.len()];
+    let shared = link.shared;
     let drain = |g: &mut dyn Graph, outs: &mut Vec<Box<dyn OutputBatch>>| -> Result<()> {
         for (j, b) in outs.iter_mut().enumerate() {
             g.drain_output(j, b.as_any_mut());
@@ -679,7 +707,7 @@ fn worker<P: Pipeline>(
             }
             if let Some(encoder) = &results.encoders[j] {
                 // Encoded here, beside the other workers, rather than on the sink thread.
-                let mut bytes = Vec::new();
+                let mut bytes = shared.buffer();
                 let (rows, encoded) = encoder.encode(b.as_any_mut(), &mut bytes);
                 if rows > 0 {
                     out.send(ToSinks::Encoded(j, bytes, rows))
@@ -802,4 +830,35 @@ fn worker<P: Pipeline>(
         late: g.late_dropped(),
         evicted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_buffers_come_back_empty_with_their_room() {
+        let shared = Shared::new(2);
+        let mut bytes = shared.buffer();
+        assert_eq!(bytes.capacity(), 0, "nothing spare yet");
+        bytes.extend_from_slice(&[7; 5000]);
+        let room = bytes.capacity();
+        shared.give_back(bytes);
+        let again = shared.buffer();
+        assert!(again.is_empty());
+        assert_eq!(again.capacity(), room);
+        assert_eq!(shared.buffer().capacity(), 0, "one buffer was given back");
+    }
+
+    #[test]
+    fn spare_buffers_are_bounded_by_the_workers() {
+        let shared = Shared::new(2);
+        for _ in 0..100 {
+            shared.give_back(Vec::with_capacity(64));
+        }
+        let kept = std::iter::from_fn(|| Some(shared.buffer()))
+            .take_while(|b| b.capacity() > 0)
+            .count();
+        assert_eq!(kept, 6, "two per worker and two more");
+    }
 }
