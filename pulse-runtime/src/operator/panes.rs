@@ -32,6 +32,14 @@ where
     }
 }
 
+/// Pieces side by side.
+impl<V: PaneState> PaneState for Vec<V> {
+    fn bytes(&self) -> usize {
+        self.iter().map(PaneState::bytes).sum::<usize>()
+            + self.capacity() * std::mem::size_of::<V>()
+    }
+}
+
 /// A pane with its start.
 impl<V: PaneState> PaneState for (i64, V) {
     fn bytes(&self) -> usize {

@@ -25,7 +25,7 @@ use super::panes::SavedPanes;
 use super::{Combiner, Found, Node, Operator, PaneState, Panes, decode, encode};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
-use crate::state::{Backing, Key};
+use crate::state::{Backing, Key, StateValue};
 use crate::time::{MIN_WATERMARK, Timestamp};
 use crate::window::{Window, WindowAssigner};
 
@@ -68,34 +68,21 @@ type Saved<K, Acc> = (
 pub struct Partial<K, Acc> {
     end: i64,
     start: i64,
-    keys: PartialKeys<K, Acc>,
+    keys: KeyMap<K, Acc>,
 }
 
-enum PartialKeys<K, Acc> {
-    /// This worker's own keys: the map they were added to, which becomes the window's if the
-    /// window has nothing yet.
-    Own(KeyMap<K, Acc>),
-    /// Another worker's keys.
-    Sent(Vec<(K, Acc)>),
-}
-
-impl<K, Acc> PartialKeys<K, Acc> {
-    fn len(&self) -> usize {
-        match self {
-            PartialKeys::Own(keys) => keys.len(),
-            PartialKeys::Sent(keys) => keys.len(),
-        }
-    }
-}
+/// A window's partial accumulators on a pre-aggregating worker, with its start: one map per
+/// worker, of the keys that worker owns. An element goes straight to its owner's map, so a
+/// closed window is sent map by map, as it is.
+type Shards<K, Acc> = (i64, Vec<KeyMap<K, Acc>>);
 
 /// This worker's pre-aggregation in a parallel run (see [`Combiner`]).
 struct Combine<K, Acc> {
-    me: usize,
     workers: usize,
     /// The watermark this worker last published at the `key_by`: elements are late against it.
     wm: i64,
     /// Partial accumulators by window end, not yet sent.
-    partials: Panes<i64, Pane<K, Acc>>,
+    partials: Panes<i64, Shards<K, Acc>>,
 }
 
 /// The windowed aggregate of a keyed stream.
@@ -222,18 +209,33 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         }
         let (assigned, agg) = (&mut self.assigned, &self.agg);
         let accepted = match &mut self.combine {
-            None => add::<K, T, A, true>(
+            None => add::<K, T, A, _, true>(
                 assigned,
                 self.st.wm,
                 agg,
                 &mut self.aligned,
+                KeyMap::default,
                 &k,
                 &x,
                 ts,
                 out,
             ),
             // Pre-aggregating, elements go to this worker's partials, never straight out.
-            Some(c) => add::<K, T, A, false>(assigned, c.wm, agg, &mut c.partials, &k, &x, ts, out),
+            Some(c) => {
+                let workers = c.workers;
+                let shards = move || (0..workers).map(|_| KeyMap::default()).collect();
+                add::<K, T, A, _, false>(
+                    assigned,
+                    c.wm,
+                    agg,
+                    &mut c.partials,
+                    shards,
+                    &k,
+                    &x,
+                    ts,
+                    out,
+                )
+            }
         };
         if !accepted {
             self.st.late += 1;
@@ -314,22 +316,24 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         }
         let fired = wm >= end - 1;
         let agg = &self.agg;
-        let keys = match keys {
-            PartialKeys::Own(mine) if !self.aligned.contains(&end) => {
-                // The usual first partial of a window: it becomes the window, key by key as is.
-                let (_, keys) = self.aligned.get_mut(&end, || (start, mine));
-                if fired {
-                    for (k, acc) in keys.iter() {
-                        out(window(k.clone(), start, end, agg.result(acc)), end - 1);
-                    }
+        if !self.aligned.contains(&end) {
+            // The usual first partial of a window: it becomes the window, key by key as is.
+            let (_, keys) = self.aligned.get_mut(&end, || (start, keys));
+            if fired {
+                for (k, acc) in keys.iter() {
+                    out(window(k.clone(), start, end, agg.result(acc)), end - 1);
                 }
-                return;
             }
-            keys => keys,
-        };
-        let (_, window_keys) = self.aligned.get_mut(&end, || (start, KeyMap::default()));
+            return;
+        }
+        let (_, window_keys) = self.aligned.get_mut(&end, || unreachable!("listed"));
+        let mut keys = keys;
+        if !fired && keys.len() > window_keys.len() {
+            // Merged the other way round: the smaller map's keys are the ones looked up.
+            std::mem::swap(window_keys, &mut keys);
+        }
         window_keys.reserve(keys.len());
-        let mut merge = |k: K, acc: A::Acc| {
+        for (k, acc) in keys {
             // A key is cloned only past the window's end, inside its lateness: rare.
             let emit = fired.then(|| k.clone());
             let merged = match window_keys.entry(k) {
@@ -343,10 +347,6 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             if let Some(k) = emit {
                 out(window(k, start, end, agg.result(merged)), end - 1);
             }
-        };
-        match keys {
-            PartialKeys::Own(mine) => mine.into_iter().for_each(|(k, a)| merge(k, a)),
-            PartialKeys::Sent(list) => list.into_iter().for_each(|(k, a)| merge(k, a)),
         }
     }
 
@@ -455,13 +455,12 @@ where
     A::Acc: Send + 'static,
     W: WindowAssigner,
 {
-    fn configure(&mut self, me: usize, workers: usize) -> bool {
+    fn configure(&mut self, _me: usize, workers: usize) -> bool {
         if workers <= 1 || self.assigner.session_gap().is_some() {
             self.combine = None;
             return false;
         }
         self.combine = Some(Combine {
-            me,
             workers,
             wm: self.st.wm,
             partials: Panes::new("partial"),
@@ -488,21 +487,9 @@ where
             if !all && end - 1 > wm {
                 break;
             }
-            let (start, mut keys) = c.partials.remove(&end).expect("listed");
-            let share = keys.len() / c.workers + 16;
-            let mut theirs: Vec<Vec<(K, A::Acc)>> = (0..c.workers)
-                .map(|w| Vec::with_capacity(if w == c.me { 0 } else { share }))
-                .collect();
-            for (k, acc) in keys.extract_if(|k, _| owner(k, c.workers) != c.me) {
-                theirs[owner(&k, c.workers)].push((k, acc));
-            }
-            for (w, list) in theirs.into_iter().enumerate() {
-                let keys = if w == c.me {
-                    PartialKeys::Own(std::mem::take(&mut keys))
-                } else {
-                    PartialKeys::Sent(list)
-                };
-                if keys.len() > 0 {
+            let (start, shards) = c.partials.remove(&end).expect("listed");
+            for (w, keys) in shards.into_iter().enumerate() {
+                if !keys.is_empty() {
                     to[w].push(Partial { end, start, keys });
                 }
             }
@@ -519,11 +506,12 @@ where
 /// with `DIRECT`, re-emits the result of a window that has fired. Returns whether any took it.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
+fn add<K: Key, T, A: Aggregate<T>, M: Accumulators<K, A::Acc>, const DIRECT: bool>(
     assigned: &mut [Assigned],
     wm: i64,
     agg: &A,
-    panes: &mut Panes<i64, Pane<K, A::Acc>>,
+    panes: &mut Panes<i64, (i64, M)>,
+    new: impl Fn() -> M + Copy,
     k: &K,
     x: &T,
     ts: i64,
@@ -536,7 +524,8 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
             continue;
         }
         accepted = true;
-        let (_, keys) = panes.get_mut_found(&mut a.found, &end, move || (start, KeyMap::default()));
+        let (_, piece) = panes.get_mut_found(&mut a.found, &end, move || (start, new()));
+        let keys = piece.map(k);
         let acc = if !std::mem::needs_drop::<K>() {
             // A key without drop glue (an integer, a tuple of them) is cheap to copy: one
             // hash through the entry API.
@@ -553,6 +542,28 @@ fn add<K: Key, T, A: Aggregate<T>, const DIRECT: bool>(
         }
     }
     accepted
+}
+
+/// Where [`add`] looks a key up in a window's piece.
+trait Accumulators<K, Acc>: PaneState {
+    /// The map that holds `k`'s accumulator.
+    fn map(&mut self, k: &K) -> &mut KeyMap<K, Acc>;
+}
+
+impl<K: Key, Acc: StateValue> Accumulators<K, Acc> for KeyMap<K, Acc> {
+    #[inline(always)]
+    fn map(&mut self, _: &K) -> &mut KeyMap<K, Acc> {
+        self
+    }
+}
+
+/// Partials: the map of the worker that owns `k`.
+impl<K: Key, Acc: StateValue> Accumulators<K, Acc> for Vec<KeyMap<K, Acc>> {
+    #[inline(always)]
+    fn map(&mut self, k: &K) -> &mut KeyMap<K, Acc> {
+        let w = owner(k, self.len());
+        &mut self[w]
+    }
 }
 
 #[inline(always)]
