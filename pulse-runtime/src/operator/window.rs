@@ -79,6 +79,9 @@ type Shards<K, Acc> = (i64, Vec<KeyMap<K, Acc>>);
 /// This worker's pre-aggregation in a parallel run (see [`Combiner`]).
 struct Combine<K, Acc> {
     workers: usize,
+    /// Keys per owner in the window sent last: a new window's maps start that large, rather
+    /// than growing to it by rehashing.
+    sizes: Vec<usize>,
     /// The watermark this worker last published at the `key_by`: elements are late against it.
     wm: i64,
     /// Partial accumulators by window end, not yet sent.
@@ -222,8 +225,13 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             ),
             // Pre-aggregating, elements go to this worker's partials, never straight out.
             Some(c) => {
-                let workers = c.workers;
-                let shards = move || (0..workers).map(|_| KeyMap::default()).collect();
+                let sizes = &c.sizes;
+                let shards = || {
+                    sizes
+                        .iter()
+                        .map(|&n| KeyMap::with_capacity_and_hasher(n, Default::default()))
+                        .collect()
+                };
                 add::<K, T, A, _, false>(
                     assigned,
                     c.wm,
@@ -463,6 +471,7 @@ where
         self.combine = Some(Combine {
             workers,
             wm: self.st.wm,
+            sizes: vec![0; workers],
             partials: Panes::new("partial"),
         });
         true
@@ -489,6 +498,7 @@ where
             }
             let (start, shards) = c.partials.remove(&end).expect("listed");
             for (w, keys) in shards.into_iter().enumerate() {
+                c.sizes[w] = keys.len();
                 if !keys.is_empty() {
                     to[w].push(Partial { end, start, keys });
                 }
@@ -970,6 +980,43 @@ mod tests {
             got.iter().map(|w| (w.key, w.value)).collect::<Vec<_>>(),
             [(1, 11), (2, 1)]
         );
+    }
+
+    /// A pre-aggregating worker splits a window's partials by owner as elements arrive, and
+    /// starts the next window's maps at the sizes of the last one sent.
+    #[test]
+    fn partials_are_split_by_owner_and_sized_after_the_last_window() {
+        let mut w = WindowAggregate::<u64, u64, Count, _>::new(Tumbling::millis(10), 0, Count);
+        assert!(Combiner::configure(&mut w, 0, 2));
+        for k in 0..1000 {
+            w.push(
+                (k, 0),
+                1,
+                &mut |_, _| panic!("nothing fires"),
+                &mut |_, _| {},
+            );
+        }
+        let mut sent: Vec<(usize, Box<dyn Any + Send>)> = vec![];
+        w.take_partials(9, false, &mut |to, b| sent.push((to, b)));
+        let mut sizes = [0; 2];
+        for (to, mut b) in sent {
+            for p in b
+                .downcast_mut::<Vec<Partial<u64, u64>>>()
+                .unwrap()
+                .drain(..)
+            {
+                assert!(p.keys.keys().all(|k| owner(k, 2) == to), "worker {to}");
+                sizes[to] += p.keys.len();
+            }
+        }
+        assert_eq!(sizes[0] + sizes[1], 1000);
+        assert!(sizes.iter().all(|&n| n > 300), "{sizes:?}");
+        w.push((7, 0), 11, &mut |_, _| {}, &mut |_, _| {});
+        let c = w.combine.as_mut().unwrap();
+        let (_, shards) = c.partials.get(&20).unwrap();
+        for (shard, n) in shards.iter().zip(sizes) {
+            assert!(shard.capacity() >= n, "{} < {n}", shard.capacity());
+        }
     }
 
     /// Two workers pre-aggregating, each reading part of the elements: the owners' merged
