@@ -47,6 +47,9 @@ use crate::time::{MAX_WATERMARK, MIN_WATERMARK, now_millis};
 /// Messages in flight per receiving worker before senders wait.
 const CHANNEL: usize = 64;
 
+/// The largest buffer of encoded results kept for reuse.
+const SPARE_BYTES: usize = 8 << 20;
+
 enum Msg {
     /// Elements for exchange `.0`, a `Vec<((K, T), i64)>`.
     Records(usize, Box<dyn Any + Send>),
@@ -144,8 +147,12 @@ impl Shared {
         spare.pop().unwrap_or_default()
     }
 
-    /// Gives back a written buffer (kept unless enough are spare).
+    /// Gives back a written buffer: kept unless enough are spare, or it grew past
+    /// [`SPARE_BYTES`] (one huge firing should not hold its memory for the rest of the run).
     fn give_back(&self, mut bytes: Vec<u8>) {
+        if bytes.capacity() > SPARE_BYTES {
+            return;
+        }
         bytes.clear();
         let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
         if spare.len() < 2 * self.read.len() + 2 {
@@ -860,5 +867,14 @@ mod tests {
             .take_while(|b| b.capacity() > 0)
             .count();
         assert_eq!(kept, 6, "two per worker and two more");
+    }
+
+    #[test]
+    fn a_buffer_grown_past_the_limit_is_not_kept() {
+        let shared = Shared::new(1);
+        shared.give_back(Vec::with_capacity(SPARE_BYTES + 1));
+        assert_eq!(shared.buffer().capacity(), 0);
+        shared.give_back(Vec::with_capacity(SPARE_BYTES));
+        assert_eq!(shared.buffer().capacity(), SPARE_BYTES);
     }
 }
