@@ -107,9 +107,7 @@ impl<T, K, F> KeyBy<T, K, F> {
         }
         wm
     }
-}
 
-impl<T, K, F> KeyBy<T, K, F> {
     /// `route`, as `workers` and `local_only` make it (kept as one flag for `push`).
     fn reroute(&mut self) {
         self.route = self.workers > 1 && !self.local_only;

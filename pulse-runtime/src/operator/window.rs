@@ -78,9 +78,8 @@ type Shards<K, Acc> = (i64, Vec<KeyMap<K, Acc>>);
 
 /// This worker's pre-aggregation in a parallel run (see [`Combiner`]).
 struct Combine<K, Acc> {
-    workers: usize,
-    /// Keys per owner in the window sent last: a new window's maps start that large, rather
-    /// than growing to it by rehashing.
+    /// Keys per owner (one entry per worker) in the window sent last: a new window's maps start
+    /// that large, rather than growing to it by rehashing.
     sizes: Vec<usize>,
     /// The watermark this worker last published at the `key_by`: elements are late against it.
     wm: i64,
@@ -469,7 +468,6 @@ where
             return false;
         }
         self.combine = Some(Combine {
-            workers,
             wm: self.st.wm,
             sizes: vec![0; workers],
             partials: Panes::new("partial"),
@@ -491,7 +489,7 @@ where
             // Most rounds: no window closed since the last.
             return;
         }
-        let mut to: Vec<Vec<Partial<K, A::Acc>>> = (0..c.workers).map(|_| Vec::new()).collect();
+        let mut to: Vec<Vec<Partial<K, A::Acc>>> = c.sizes.iter().map(|_| Vec::new()).collect();
         while let Some(&end) = c.partials.first_key() {
             if !all && end - 1 > wm {
                 break;
