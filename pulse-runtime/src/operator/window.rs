@@ -260,7 +260,16 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         late: &mut impl FnMut(T, i64),
     ) {
         let (mut start, mut end) = (ts, ts.saturating_add(gap));
-        if self.st.wm >= cleanup_time(end, self.lateness) {
+        // Merge first, judge after (Flink's `WindowOperator`): an element whose own window is
+        // past cleanup still belongs to a retained session it touches, and the merged session
+        // is then retained too (its end is at least that session's). Only an element that
+        // touches no retained session is late.
+        if self.st.wm >= cleanup_time(end, self.lateness)
+            && !self
+                .sessions
+                .get(&k)
+                .is_some_and(|list| list.iter().any(|s| s.start <= end && s.end >= start))
+        {
             self.st.late += 1;
             return late(x, ts);
         }
@@ -833,6 +842,77 @@ mod tests {
         assert_eq!(h.op.open_windows(), 1);
         h.wm(i64::MAX);
         assert_eq!(h.op.open_windows(), 0);
+    }
+
+    /// The example: gap 2 s, lateness 1.5 s, watermark bound 500 ms. Each element
+    /// advances the watermark to `ts - 501` before the next; 10.1 s comes when the watermark is
+    /// 15.499 s, past its own window's cleanup (13.599 s) but inside the retained session
+    /// `[10.0, 18.0)`, which has not even fired.
+    #[test]
+    fn an_element_inside_a_retained_session_joins_it() {
+        let mut h = H::new(Session::millis(2000), 1500);
+        for ts in [10_000, 11_500, 13_000, 14_500, 16_000] {
+            h.push("a", ts);
+            h.wm(ts - 501);
+        }
+        h.push("a", 10_100);
+        assert_eq!(h.late, Vec::<i64>::new());
+        h.wm(i64::MAX);
+        assert_eq!(h.take(), [r("a", 10_000, 18_000, 6)]);
+    }
+
+    #[test]
+    fn a_late_element_inside_a_fired_session_re_emits_it() {
+        let mut h = H::new(Session::millis(10), 5);
+        for ts in [0, 10, 20] {
+            h.push("a", ts); // [0,30)
+        }
+        h.wm(30); // fired, kept until 29 + 5 = 34
+        assert_eq!(h.take(), [r("a", 0, 30, 3)]);
+        // [3,13) alone is past its cleanup (12 + 5 = 17), inside [0,30) it is not.
+        h.push("a", 3);
+        assert_eq!(h.late, Vec::<i64>::new());
+        assert_eq!(h.take(), [r("a", 0, 30, 4)]);
+        h.wm(34);
+        h.push("a", 4);
+        assert_eq!(h.late, [4], "the session is cleaned up at 34");
+    }
+
+    #[test]
+    fn a_late_element_that_touches_a_sessions_end_joins_it() {
+        let mut h = H::new(Session::millis(10), 5);
+        h.push("a", 10); // [10,20)
+        h.wm(19);
+        assert_eq!(h.take(), [r("a", 10, 20, 1)]);
+        // [0,10) touches [10,20) at 10; its own cleanup (9 + 5) is long past.
+        h.wm(20);
+        h.push("a", 0);
+        assert_eq!(h.late, Vec::<i64>::new());
+        assert_eq!(h.take(), [r("a", 0, 20, 2)]);
+        // [-11,-1) touches nothing retained: late.
+        h.push("a", -11);
+        assert_eq!(h.late, [-11]);
+    }
+
+    #[test]
+    fn a_late_element_whose_session_was_cleaned_up_is_late() {
+        let mut h = H::new(Session::millis(10), 5);
+        h.push("a", 10); // [10,20), cleanup at 19 + 5 = 24
+        h.wm(24);
+        assert_eq!(h.take(), [r("a", 10, 20, 1)]);
+        assert_eq!(h.op.open_windows(), 0);
+        h.push("a", 9); // [9,19) would have touched it; the session is gone
+        h.push("b", 5); // another key's session never existed
+        assert_eq!(h.late, [9, 5]);
+        assert_eq!(h.take(), []);
+        // One millisecond earlier the session is still there and takes the element.
+        let mut h = H::new(Session::millis(10), 5);
+        h.push("a", 10);
+        h.wm(23);
+        h.take();
+        h.push("a", 9);
+        assert_eq!(h.late, Vec::<i64>::new());
+        assert_eq!(h.take(), [r("a", 9, 20, 2)]);
     }
 
     #[test]
