@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pulse::exec::{RunOptions, run_parallel};
 use pulse::io::{BadRecordPolicy, FileSource, Format, SinkSpec, Source, SourceSpec, Split};
@@ -532,4 +533,93 @@ fn late_bids_are_counted_or_written_once_on_any_number_of_workers() {
         assert_eq!(counted, all, "{workers} workers: each bid counted or late");
         assert_eq!(summary.checkpoints >= 2, checkpoints, "{workers} workers");
     }
+}
+
+/// The number of bids `fragile` has seen, and the one it panics at (a crash at a chosen point).
+static SEEN: AtomicU64 = AtomicU64::new(0);
+static CRASH_AT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+fn crash_point(b: Bid) -> Bid {
+    if SEEN.fetch_add(1, Relaxed) + 1 == CRASH_AT.load(Relaxed) {
+        panic!("an injected crash");
+    }
+    b
+}
+
+/// `late_counts` without lateness, crashing where `CRASH_AT` says.
+#[pipeline]
+fn fragile(bids: Stream<Bid>) -> (Stream<Window<u64, u64>>, Stream<Bid>) {
+    let windows = bids
+        .map(|b| crash_point(b))
+        .watermark(BoundedOutOfOrderness::millis(200))
+        .key_by(|b| b.auction % 16)
+        .window(Tumbling::secs(1))
+        .aggregate(Count);
+    let late = windows.late();
+    (windows, late)
+}
+
+/// Two workers over bids up to 1.5 s late against a bound of 200 ms, checkpointing every
+/// millisecond, crash half-way and resume: the committed windows and late bids are the
+/// uninterrupted two-worker run's. (Each worker judges its bids against the watermark it has
+/// published; a resumed worker used to start from the window's, the minimum over workers, and
+/// took bids into windows that the uninterrupted run had written as late.)
+#[test]
+fn a_crash_on_two_workers_changes_no_late_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    let n = 80_000;
+    Generator::new(11, 1_500).write_bids(n, &input).unwrap();
+    assert!(fs::metadata(&input).unwrap().len() > 4 * Split::STRIPE);
+    let run = |name: &str| {
+        let (out, late) = (
+            dir.path().join(format!("{name}.jsonl")),
+            dir.path().join(format!("{name}.late.jsonl")),
+        );
+        let args = vec![
+            "fragile".to_string(),
+            "-q".into(),
+            "--workers=2".into(),
+            "--batch-size=64".into(),
+            format!(
+                "--state-dir={}",
+                dir.path().join(format!("{name}.state")).display()
+            ),
+            "--checkpoint-interval=1ms".into(),
+            "-i".into(),
+            format!("bids={}", input.display()),
+            "-o".into(),
+            format!("windows={}", out.display()),
+            "-o".into(),
+            format!("late={}", late.display()),
+        ];
+        let summary = std::panic::catch_unwind(|| pulse::App::new(fragile).run_from(args));
+        let sorted = |p: &Path| {
+            let mut lines: Vec<String> = fs::read_to_string(p)
+                .map(|t| t.lines().map(str::to_string).collect())
+                .unwrap_or_default();
+            lines.sort();
+            lines
+        };
+        (summary.map(|s| s.unwrap()), sorted(&out), sorted(&late))
+    };
+    let (whole, windows, late) = run("whole");
+    let whole = whole.unwrap();
+    assert!(whole.late > 100 && whole.checkpoints > 5, "{whole:?}");
+
+    SEEN.store(0, Relaxed);
+    CRASH_AT.store(n as u64 / 2, Relaxed);
+    let (crashed, ..) = run("resumed");
+    assert!(crashed.is_err(), "the injected crash stops the run");
+    CRASH_AT.store(u64::MAX, Relaxed);
+    let (resumed, resumed_windows, resumed_late) = run("resumed");
+    let resumed = resumed.unwrap();
+    assert!(
+        resumed.resumed_from.is_some(),
+        "the second run resumes a checkpoint: {resumed:?}"
+    );
+    assert_eq!(resumed_late.len(), late.len(), "late bids");
+    assert!(resumed_late == late, "the same bids are late");
+    assert_eq!(resumed_windows.len(), windows.len(), "windows");
+    assert!(resumed_windows == windows, "the same windows");
 }

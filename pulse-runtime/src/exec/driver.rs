@@ -178,6 +178,8 @@ pub struct RunSummary {
     pub evicted: u64,
     /// Worker threads (0 or 1: the calling thread alone).
     pub workers: usize,
+    /// The checkpoint the run resumed from, if it did not start from the beginning.
+    pub resumed_from: Option<u64>,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -321,5 +323,6 @@ pub fn run_graph<G: Graph + ?Sized>(
         savepoints: checkpointing.as_ref().map_or(0, |c| c.savepoints_taken),
         evicted: checkpointing.as_ref().map_or(0, |c| c.evicted),
         workers: 1,
+        resumed_from: None,
     })
 }

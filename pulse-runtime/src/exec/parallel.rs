@@ -537,6 +537,7 @@ pub fn run_parallel<P: Pipeline>(
             .as_ref()
             .map_or(0, |c| c.checkpointing.savepoints_taken),
         evicted,
+        resumed_from: None,
     })
 }
 

@@ -55,12 +55,14 @@ struct State {
 /// A window's accumulators by key, with its start.
 type Pane<K, Acc> = (i64, KeyMap<K, Acc>);
 
-/// A snapshot: state, panes, sessions and the index of session ends.
+/// A snapshot: state, panes, sessions, the index of session ends, and in a pre-aggregating
+/// worker the watermark it last published (its elements are judged late against it).
 type Saved<K, Acc> = (
     State,
     SavedPanes<i64, Pane<K, Acc>>,
     SavedPanes<K, Vec<SessionWin<Acc>>>,
     BTreeMap<i64, BTreeSet<(K, i64)>>,
+    Option<i64>,
 );
 
 /// One window's partial accumulators, pre-aggregated by one worker, for the keys another
@@ -614,7 +616,7 @@ impl<K: Key, T, A: Aggregate<T>, W> Node for WindowAggregate<K, T, A, W> {
 impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
     fn fingerprint(&self) -> String {
         format!(
-            "window<key = {}, accumulator = {}>",
+            "window/2<key = {}, accumulator = {}>",
             std::any::type_name::<K>(),
             std::any::type_name::<A::Acc>()
         )
@@ -625,15 +627,20 @@ impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
             self.aligned.save()?,
             self.sessions.save()?,
             &self.session_index,
+            self.combine.as_ref().map(|c| c.wm),
         ))
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        let (st, (panes, pane_table), (sessions, session_table), index): Saved<K, A::Acc> =
-            decode(bytes)?;
+        let (st, (panes, pane_table), (sessions, session_table), index, published): Saved<
+            K,
+            A::Acc,
+        > = decode(bytes)?;
         self.st = st;
         if let Some(c) = &mut self.combine {
-            // Every worker's checkpoint holds the same watermark: nothing was in flight.
-            c.wm = c.wm.max(self.st.wm);
+            // This worker judged its elements against the watermark it had published, which
+            // can be ahead of the window's own (the minimum over every worker): the resumed
+            // run must judge the next element as the uninterrupted one would have.
+            c.wm = c.wm.max(self.st.wm).max(published.unwrap_or(MIN_WATERMARK));
         }
         self.aligned.load(panes, &pane_table)?;
         self.sessions.load(sessions, &session_table)?;

@@ -242,7 +242,7 @@ impl<P: Pipeline> App<P> {
             }),
             _ => None,
         };
-        let summary = if workers > 1 {
+        let mut summary = if workers > 1 {
             drop(graph);
             let open = |w: usize| {
                 plan.sources
@@ -289,6 +289,7 @@ impl<P: Pipeline> App<P> {
             }
             run_graph(&mut graph, sources, sinks, &plan.options, checkpointing)?
         };
+        summary.resumed_from = resume.as_ref().map(|(cp, _)| cp.id);
         if !plan.quiet {
             eprintln!("{} {summary}", P::NAME);
         }
