@@ -304,3 +304,54 @@ fn inputs_are_read_furthest_behind_first_and_resume_in_the_same_order() {
         "progress resumes with the position"
     );
 }
+
+/// Bindings that would lose data are refused before anything is opened, and the files stay as
+/// they were.
+#[test]
+fn no_output_replaces_an_input_or_lands_among_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    let good = "{\"auction\":1,\"price\":5,\"t\":10}\n";
+    fs::write(&input, good).unwrap();
+    let err = run(&["-i".into(), s(&input), "-o".into(), s(&input)]).unwrap_err();
+    assert!(
+        err.to_string().contains("would replace input `bids`"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(&input).unwrap(),
+        good,
+        "the input is untouched"
+    );
+
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("notes.txt"), "mine").unwrap();
+    let parquet = format!("parquet:{}", s(&out));
+    let err = run(&["-i".into(), s(&input), "-o".into(), parquet.clone()]).unwrap_err();
+    assert!(err.to_string().contains("notes.txt"), "{err}");
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 1, "nothing written");
+    run(&[
+        "-i".into(),
+        s(&input),
+        "-o".into(),
+        parquet,
+        "--append".into(),
+    ])
+    .unwrap();
+    assert!(
+        fs::read_dir(&out).unwrap().count() > 1,
+        "--append writes beside it"
+    );
+
+    // A directory input is read as Parquet; the error says what it found instead.
+    let lines = dir.path().join("lines");
+    fs::create_dir(&lines).unwrap();
+    fs::write(lines.join("a.jsonl"), good).unwrap();
+    let err = run(&["-i".into(), s(&lines), "-o".into(), "-".into()]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no Parquet file") && msg.contains("1 .jsonl") && msg.contains("*.jsonl"),
+        "{msg}"
+    );
+}

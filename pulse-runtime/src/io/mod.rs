@@ -4,11 +4,13 @@ mod file_source;
 pub mod json;
 mod memory;
 pub mod parquet;
+mod paths;
 mod sink;
 mod spec;
 
 pub use file_source::FileSource;
 pub use memory::MemorySource;
+pub use paths::{check_bindings, describe_dir};
 pub use sink::{CsvSink, JsonlSink, open_sink};
 pub use spec::{BadRecordPolicy, Format, SinkSpec, SinkTarget, SourceSpec, Split};
 

@@ -14,7 +14,7 @@ use pulse_runtime::exec::{
     Checkpointing, ParallelCheckpoints, RunOptions, RunSummary, Savepoints, check_workers,
     run_graph, run_parallel, worker_id,
 };
-use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec, Split};
+use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec, Split, check_bindings};
 use pulse_runtime::{Error, Graph, Pipeline, Result};
 
 pub use config::Config;
@@ -61,6 +61,8 @@ pub struct Plan {
     pub checkpoints: Option<CheckpointPlan>,
     /// Forget earlier state before running.
     pub fresh: bool,
+    /// A Parquet output may go into a directory holding files Pulse did not write.
+    pub append: bool,
 }
 
 /// How a run checkpoints, restores and exports state.
@@ -124,6 +126,7 @@ impl<P: Pipeline> App<P> {
             }
             return Ok(RunSummary::default());
         }
+        check_bindings(&plan.sources, &plan.sinks, plan.append)?;
         let workers = plan.options.workers;
         let mut graph = self.pipeline.build();
         let store = match &plan.checkpoints {
@@ -483,6 +486,7 @@ impl<P: Pipeline> App<P> {
             quiet: m.get_flag("quiet"),
             checkpoints,
             fresh: m.get_flag("fresh"),
+            append: m.get_flag("append"),
         })
     }
 }
@@ -583,6 +587,12 @@ fn command<P: Pipeline>() -> Command {
                 .long("no-checkpoints")
                 .action(ArgAction::SetTrue)
                 .help("Runs without state on disk: a crash restarts from the beginning"),
+        )
+        .arg(
+            Arg::new("append")
+                .long("append")
+                .action(ArgAction::SetTrue)
+                .help("Lets a Parquet output go into a directory that holds files Pulse did not write"),
         )
         .arg(
             Arg::new("fresh")

@@ -181,7 +181,18 @@ fn parquet_files(path: &str) -> Result<Vec<PathBuf>> {
     }
     files.sort();
     if files.is_empty() {
-        return Err(Error::config(format!("no Parquet file under `{path}`")));
+        let held = if p.is_dir() {
+            format!(
+                "; {} (a directory input is read as Parquet: to read JSON lines or CSV, name the files, e.g. `{}`)",
+                crate::io::describe_dir(p),
+                p.join("*.jsonl").display()
+            )
+        } else {
+            String::new()
+        };
+        return Err(Error::config(format!(
+            "no Parquet file under `{path}`{held}"
+        )));
     }
     Ok(files)
 }
