@@ -355,3 +355,43 @@ fn no_output_replaces_an_input_or_lands_among_foreign_files() {
         "{msg}"
     );
 }
+
+/// A checkpoint remembers what the input held before its position: a resumed run refuses a
+/// replaced file (naming it and `--fresh`), and takes the same file, or one grown at its end.
+#[test]
+fn a_resume_refuses_an_input_that_was_replaced() {
+    use pulse::io::{FileSource, Source, SourceSpec};
+    let dir = tempfile::tempdir().unwrap();
+    for (name, head, line) in [
+        ("bids.jsonl", "", "{\"auction\":1,\"price\":5,\"t\":1}\n"),
+        ("bids.csv", "auction,price,t\n", "1,5,1\n"),
+    ] {
+        let path = dir.path().join(name);
+        let original = format!("{head}{}", line.repeat(1000));
+        fs::write(&path, &original).unwrap();
+        let spec = SourceSpec::new("bids", s(&path)).unwrap();
+        let mut src = FileSource::<Bid>::open(&spec).unwrap();
+        let mut batch = src.new_batch();
+        src.read_batch(batch.as_mut(), 400).unwrap();
+        let position = src.position();
+        let resume = || FileSource::<Bid>::open(&spec).unwrap().seek(&position);
+
+        // Another file of the same length under the same name: price 5 became 6.
+        fs::write(&path, original.replace('5', "6")).unwrap();
+        let err = resume().unwrap_err().to_string();
+        assert!(
+            err.contains(&s(&path))
+                && err.contains("not the file the checkpoint read")
+                && err.contains("--fresh"),
+            "{name}: {err}"
+        );
+        // Cut short before the position.
+        fs::write(&path, &original[..100]).unwrap();
+        assert!(resume().is_err(), "{name}: a shorter file");
+        // The original again, then grown at its end: both resume.
+        fs::write(&path, &original).unwrap();
+        resume().unwrap();
+        fs::write(&path, format!("{original}{line}")).unwrap();
+        resume().unwrap();
+    }
+}

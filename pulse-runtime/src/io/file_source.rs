@@ -215,29 +215,46 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
     /// File, byte offset, line, the end of the current stripe (`u64::MAX` unless striped), and
     /// the largest event time read.
     fn position(&self) -> Vec<u8> {
-        let pos: (u64, u64, u64, u64) = match &self.current {
-            None => (self.next_file as u64, 0, 0, u64::MAX),
+        let (pos, current): ((u64, u64, u64, u64), _) = match &self.current {
+            None => ((self.next_file as u64, 0, 0, u64::MAX), None),
             Some(Reader::Jsonl {
-                line, offset, end, ..
-            }) => (self.next_file as u64 - 1, *offset, *line, *end),
-            Some(Reader::Csv { reader, .. }) => {
+                path,
+                line,
+                offset,
+                end,
+                ..
+            }) => (
+                (self.next_file as u64 - 1, *offset, *line, *end),
+                Some((path.as_path(), *offset)),
+            ),
+            Some(Reader::Csv { path, reader, .. }) => {
                 let p = reader.position();
-                (self.next_file as u64 - 1, p.byte(), p.line(), u64::MAX)
+                (
+                    (self.next_file as u64 - 1, p.byte(), p.line(), u64::MAX),
+                    Some((path.as_path(), p.byte())),
+                )
             }
         };
-        super::encode_position(self.files.len(), pos, self.high)
+        super::encode_position(self.files.len(), pos, self.high, current)
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {
             return Ok(());
         }
-        let ((file, offset, line, end), high): ((u64, u64, u64, u64), i64) =
-            super::decode_position(&self.name, self.files.len(), position)?;
-        self.high = high;
+        let saved =
+            super::decode_position::<(u64, u64, u64, u64)>(&self.name, self.files.len(), position)?;
+        let (file, offset, line, end) = saved.at;
+        self.high = saved.high;
         self.next_file = file as usize;
         self.current = None;
-        if offset == 0 || !self.open_next()? {
+        if offset == 0 {
+            return Ok(());
+        }
+        if let Some(path) = self.files.get(file as usize) {
+            saved.check_file(&self.name, path, offset)?;
+        }
+        if !self.open_next()? {
             return Ok(());
         }
         match self.current.as_mut().expect("opened") {

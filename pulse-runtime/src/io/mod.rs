@@ -109,10 +109,17 @@ pub(crate) fn typed<T: 'static>(batch: &mut dyn Any) -> &mut Vec<T> {
         .unwrap_or_else(|| panic!("a batch of `{}`", std::any::type_name::<T>()))
 }
 
-/// A file source's position: the number of files it reads, where in them it is, and the
-/// largest event time read so far (so a resumed run picks its inputs in the same order).
-pub(crate) fn encode_position<P: serde::Serialize>(files: usize, at: P, high: i64) -> Vec<u8> {
-    postcard::to_stdvec(&(files as u64, at, high)).unwrap_or_default()
+/// A file source's position: the number of files it reads, where in them it is, the largest
+/// event time read so far (so a resumed run picks its inputs in the same order), and what the
+/// current file held up to `current.1` (so a resumed run never continues inside another file).
+pub(crate) fn encode_position<P: serde::Serialize>(
+    files: usize,
+    at: P,
+    high: i64,
+    current: Option<(&std::path::Path, u64)>,
+) -> Vec<u8> {
+    let identity = current.and_then(|(path, upto)| paths::fingerprint(path, upto));
+    postcard::to_stdvec(&(files as u64, at, high, identity)).unwrap_or_default()
 }
 
 /// The largest event time among `xs`, or `high` if it is larger.
@@ -122,21 +129,45 @@ pub(crate) fn high_water<T: crate::Event>(high: i64, xs: &[T]) -> i64 {
         .fold(high, i64::max)
 }
 
+/// A decoded [`encode_position`] record.
+pub(crate) struct Position<P> {
+    pub at: P,
+    pub high: i64,
+    identity: Option<(u64, u64)>,
+}
+
+impl<P> Position<P> {
+    /// Fails unless `path` holds, up to `upto`, what the checkpointed run read there.
+    pub fn check_file(&self, input: &str, path: &std::path::Path, upto: u64) -> Result<()> {
+        let Some(saved) = self.identity else {
+            return Ok(());
+        };
+        if paths::fingerprint(path, upto) == Some(saved) {
+            return Ok(());
+        }
+        Err(crate::Error::config(format!(
+            "input `{input}`: cannot resume: `{}` is not the file the checkpoint read (its first {upto} bytes differ, or it is shorter); \
+             restore that file, or pass --fresh to start over",
+            path.display()
+        )))
+    }
+}
+
 /// Decodes an [`encode_position`] record, refusing one taken over a different set of files.
 pub(crate) fn decode_position<P: serde::de::DeserializeOwned>(
     input: &str,
     files: usize,
     position: &[u8],
-) -> Result<(P, i64)> {
+) -> Result<Position<P>> {
     let bad = |m: String| crate::Error::config(format!("input `{input}`: cannot resume: {m}"));
-    let (count, at, high): (u64, P, i64) =
+    let (count, at, high, identity): (u64, P, i64, Option<(u64, u64)>) =
         postcard::from_bytes(position).map_err(|e| bad(e.to_string()))?;
     if count != files as u64 {
         return Err(bad(format!(
             "the checkpoint saw {count} input files, now there are {files}; start afresh with --fresh"
         )));
     }
-    Ok((at, high))
+    Ok(Position { at, high, identity })
 }
 
 /// Opens a source of `T` for `spec`; `parquet` opens Parquet inputs (the generated code passes

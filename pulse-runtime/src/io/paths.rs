@@ -163,6 +163,27 @@ fn first_foreign(dir: &Path) -> Option<PathBuf> {
     found
 }
 
+/// What a file holds before `upto`: hashes (FNV-1a) of its first and of its last 64 KiB there;
+/// `None` if it cannot be read that far. Cheap enough for every checkpoint, and enough to tell
+/// a replaced or rewritten file from the one a run was reading.
+pub(crate) fn fingerprint(path: &Path, upto: u64) -> Option<(u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    const BLOCK: u64 = 64 << 10;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut hash = |from: u64, to: u64| -> Option<u64> {
+        let mut buf = vec![0; (to - from) as usize];
+        f.seek(SeekFrom::Start(from)).ok()?;
+        f.read_exact(&mut buf).ok()?;
+        Some(buf.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }))
+    };
+    Some((
+        hash(0, upto.min(BLOCK))?,
+        hash(upto.saturating_sub(BLOCK), upto)?,
+    ))
+}
+
 /// What a directory holds, for an error that found nothing it could read there: `it holds 3
 /// files (2 .jsonl, 1 .txt), such as `a.jsonl``, or `it is empty`.
 pub fn describe_dir(dir: &Path) -> String {

@@ -107,17 +107,31 @@ impl<T: Record + ArrowField> Source for ParquetSource<T> {
             Some(_) => (self.next_file as u64 - 1, self.consumed),
             None => (self.next_file as u64, 0),
         };
+        // A Parquet file is written once: its length and its head and tail (the footer) tell it.
+        let current = self.current.as_ref().and_then(|(p, _)| {
+            let len = std::fs::metadata(p).ok()?.len();
+            Some((p.as_path(), len))
+        });
         // Rows carry no event time here (the type need not be an `Event`), so inputs beside a
         // Parquet one are read in turn.
-        super::super::encode_position(self.files.len(), pos, crate::MIN_WATERMARK)
+        super::super::encode_position(self.files.len(), pos, crate::MIN_WATERMARK, current)
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {
             return Ok(());
         }
-        let ((file, rows), _): ((u64, u64), i64) =
-            super::super::decode_position(&self.name, self.files.len(), position)?;
+        let saved =
+            super::super::decode_position::<(u64, u64)>(&self.name, self.files.len(), position)?;
+        let (file, rows) = saved.at;
+        if rows > 0
+            && let Some(path) = self.files.get(file as usize)
+        {
+            let len = std::fs::metadata(path)
+                .map_err(|e| Error::io(path, e))?
+                .len();
+            saved.check_file(&self.name, path, len)?;
+        }
         let name = self.name.clone();
         let bad = move |m: String| Error::config(format!("input `{name}`: cannot resume: {m}"));
         self.next_file = file as usize;
