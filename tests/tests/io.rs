@@ -395,3 +395,70 @@ fn a_resume_refuses_an_input_that_was_replaced() {
         resume().unwrap();
     }
 }
+
+#[pipeline]
+fn copy_twice(bids: Stream<Bid>) -> (Stream<Bid>, Stream<Bid>) {
+    let cheap = bids.filter(|b| b.price < 5);
+    (bids, cheap)
+}
+
+/// A run that stops while it publishes (its last checkpoint taken, one output renamed, the
+/// other not) is finished by the restart: the published file stays in place, the other is
+/// published, and nothing runs again.
+#[test]
+fn a_restart_after_the_last_checkpoint_publishes_and_runs_nothing_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    let text: String = (0..5000)
+        .map(|i| format!("{{\"auction\":{i},\"price\":{},\"t\":{i}}}\n", i % 10))
+        .collect();
+    fs::write(&input, text).unwrap();
+    let (all, cheap) = (dir.path().join("all.jsonl"), dir.path().join("cheap.jsonl"));
+    let args = [
+        "copy_twice".to_string(),
+        "-q".into(),
+        format!("--state-dir={}", s(&dir.path().join("state"))),
+        "-i".into(),
+        s(&input),
+        "-o".into(),
+        format!("bids={}", s(&all)),
+        "--config".into(),
+        s(&dir.path().join("outputs.toml")),
+    ];
+    // JSON lines, though a directory stands where the file goes.
+    let toml = format!(
+        "[outputs.cheap]\npath = {:?}\nformat = \"jsonl\"\n",
+        s(&cheap)
+    );
+    fs::write(dir.path().join("outputs.toml"), toml).unwrap();
+    // A directory where the second output goes: its rename fails after the first one's.
+    fs::create_dir(&cheap).unwrap();
+    fs::write(cheap.join("x"), "").unwrap();
+    let err = pulse::App::new(copy_twice)
+        .run_from(args.clone())
+        .unwrap_err();
+    assert!(err.to_string().contains("cheap.jsonl"), "{err}");
+    let published = fs::read_to_string(&all).unwrap();
+    assert_eq!(published.lines().count(), 5000);
+    fs::remove_dir_all(&cheap).unwrap();
+
+    let summary = pulse::App::new(copy_twice).run_from(args.clone()).unwrap();
+    assert!(summary.resumed_from.is_some(), "{summary:?}");
+    assert!(summary.inputs.is_empty(), "nothing read again: {summary:?}");
+    assert_eq!(
+        fs::read_to_string(&all).unwrap(),
+        published,
+        "left in place"
+    );
+    assert_eq!(fs::read_to_string(&cheap).unwrap().lines().count(), 2500);
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("inprogress"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The state is cleared: the next run starts from the beginning.
+    let again = pulse::App::new(copy_twice).run_from(args).unwrap();
+    assert_eq!(again.resumed_from, None);
+    assert_eq!(again.outputs[0].1, 5000);
+}

@@ -62,7 +62,12 @@ impl CheckpointStore {
         let mut w = BufWriter::new(File::create(&tmp).map_err(io(&tmp))?);
         w.write_all(MAGIC).map_err(io(&tmp))?;
         let header = postcard::to_stdvec(&Header {
-            checkpoint: cp.clone(),
+            // A savepoint is state to start from, even one taken at the end of a run: the run
+            // it starts is not finished.
+            checkpoint: Checkpoint {
+                finished: false,
+                ..cp.clone()
+            },
         })
         .map_err(|e| fj(&self.dir, e))?;
         put(&mut w, &header, &tmp)?;

@@ -22,6 +22,9 @@ pub struct Checkpoint {
     pub sinks: Vec<(String, Vec<u8>)>,
     /// The stateful operators whose state is in this checkpoint, with their state types.
     pub operators: Vec<(String, String)>,
+    /// Taken at the end of input, just before the sinks publish: a restart finds the run
+    /// finished and publishes what is left, instead of running again.
+    pub finished: bool,
 }
 
 const META: &str = "pulse.meta";
@@ -166,6 +169,7 @@ mod tests {
                 ("__watermarks".into(), String::new()),
                 ("p/x/window".into(), "window<u64, u64>".into()),
             ],
+            finished: true,
         };
         let mut state = Snapshot::new();
         state.insert("p/x/window".into(), vec![9; 1000]);

@@ -81,6 +81,7 @@ impl Checkpointing<'_> {
         graph: &mut G,
         sources: &[Box<dyn Source>],
         sinks: &mut [Box<dyn Sink>],
+        last: bool,
     ) -> Result<()> {
         let state = graph.snapshot()?;
         let dirty = graph.take_dirty();
@@ -89,7 +90,7 @@ impl Checkpointing<'_> {
             .iter()
             .map(|s| (s.name().to_string(), s.position()))
             .collect();
-        self.record(state, dirty, &fingerprints, positions, sinks)?;
+        self.record(state, dirty, &fingerprints, positions, sinks, last)?;
         if let Some(budget) = self.memory_budget {
             self.evicted += graph.evict(budget) as u64;
         }
@@ -98,7 +99,8 @@ impl Checkpointing<'_> {
 
     /// Writes one checkpoint of `state`, `dirty` keyed state and source `positions` with the
     /// sinks' pre-commit records in one atomic fsynced batch; then the sinks publish, and a
-    /// savepoint is exported if due.
+    /// savepoint is exported if due. The `last` checkpoint, at the end of input, marks the run
+    /// finished.
     pub(crate) fn record(
         &mut self,
         state: Snapshot,
@@ -106,6 +108,7 @@ impl Checkpointing<'_> {
         fingerprints: &BTreeMap<String, String>,
         positions: Vec<(String, Vec<u8>)>,
         sinks: &mut [Box<dyn Sink>],
+        last: bool,
     ) -> Result<()> {
         let mut records = Vec::with_capacity(sinks.len());
         for s in sinks.iter_mut() {
@@ -123,6 +126,7 @@ impl Checkpointing<'_> {
                     (id.clone(), fp)
                 })
                 .collect(),
+            finished: last,
         };
         self.store.write(&cp, &state, &dirty)?;
         self.next_id += 1;
@@ -284,7 +288,7 @@ pub fn run_graph<G: Graph + ?Sized>(
             && (last_checkpoint.elapsed() >= c.interval
                 || c.memory_budget.is_some_and(|b| graph.state_bytes() > b))
         {
-            c.take(graph, &sources, &mut sinks)?;
+            c.take(graph, &sources, &mut sinks, false)?;
             last_checkpoint = Instant::now();
         }
         if opts.progress && last_progress.elapsed() >= Duration::from_secs(2) {
@@ -298,7 +302,7 @@ pub fn run_graph<G: Graph + ?Sized>(
         }
     }
     if let Some(c) = checkpointing.as_mut() {
-        c.take(graph, &sources, &mut sinks)?;
+        c.take(graph, &sources, &mut sinks, true)?;
     }
     for sink in &mut sinks {
         sink.finish()?;

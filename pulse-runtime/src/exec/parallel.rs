@@ -600,7 +600,14 @@ fn coordinate(
                         fingerprints.extend(part.fingerprints);
                         positions.extend(part.positions);
                     }
-                    c.record(state, dirty, &fingerprints, positions, sinks)?;
+                    c.record(
+                        state,
+                        dirty,
+                        &fingerprints,
+                        positions,
+                        sinks,
+                        last_requested,
+                    )?;
                     last_checkpoint = Instant::now();
                     shared.paused.store(0, SeqCst);
                     shared.resumed.store(epoch, SeqCst);

@@ -11,7 +11,7 @@ mod spec;
 pub use file_source::FileSource;
 pub use memory::MemorySource;
 pub use paths::{check_bindings, describe_dir};
-pub use sink::{CsvSink, JsonlSink, open_sink};
+pub use sink::{CsvSink, JsonlSink, open_sink, publish_finished};
 pub use spec::{BadRecordPolicy, Format, SinkSpec, SinkTarget, SourceSpec, Split};
 
 use std::any::Any;

@@ -151,6 +151,37 @@ fn finish_out(out: &mut Out, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Publishes what a run that had finished (its last checkpoint taken, its outputs being
+/// published) left of output `spec`, whose `resume` is that checkpoint's record: a file still
+/// in progress is cut to the recorded length and renamed, Parquet files are committed. What
+/// was published already stays where it is.
+pub fn publish_finished(spec: &SinkSpec) -> Result<()> {
+    let SinkTarget::File(path) = &spec.target else {
+        return Ok(());
+    };
+    let record = spec.resume.as_deref();
+    if spec.format == Format::Parquet {
+        #[cfg(feature = "parquet")]
+        return super::parquet::recover(&spec.name, path, record);
+    }
+    let (staged, _) = Staged::paths(path);
+    let Some(record) = record.filter(|r| !r.is_empty()) else {
+        return Ok(());
+    };
+    if !staged.tmp.exists() {
+        return Ok(());
+    }
+    let len: u64 = postcard::from_bytes(record)
+        .map_err(|e| Error::config(format!("{}: bad checkpoint record: {e}", path.display())))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&staged.tmp)
+        .map_err(|e| Error::io(&staged.tmp, e))?;
+    file.set_len(len).map_err(|e| Error::io(&staged.tmp, e))?;
+    file.sync_all().map_err(|e| Error::io(&staged.tmp, e))?;
+    staged.publish()
+}
+
 fn describe(spec: &SinkSpec) -> String {
     match &spec.target {
         SinkTarget::Stdout => format!("{} (stdout)", spec.name),

@@ -14,7 +14,9 @@ use pulse_runtime::exec::{
     Checkpointing, ParallelCheckpoints, RunOptions, RunSummary, Savepoints, check_workers,
     run_graph, run_parallel, worker_id,
 };
-use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec, Split, check_bindings};
+use pulse_runtime::io::{
+    BadRecordPolicy, Format, SinkSpec, SourceSpec, Split, check_bindings, publish_finished,
+};
 use pulse_runtime::{Error, Graph, Pipeline, Result};
 
 pub use config::Config;
@@ -210,6 +212,27 @@ impl<P: Pipeline> App<P> {
             for (spec, (_, record)) in sink_specs.iter_mut().zip(&cp.sinks) {
                 spec.resume = Some(record.clone());
             }
+        }
+        if let Some((cp, _)) = resume.as_ref().filter(|(cp, _)| cp.finished) {
+            // The run had finished: its last checkpoint was taken and its outputs were being
+            // published when it stopped. Publish the rest; run nothing again.
+            for spec in &sink_specs {
+                publish_finished(spec)?;
+            }
+            let store = store.as_ref().expect("resume comes from a store");
+            store.clear()?;
+            if !plan.quiet {
+                eprintln!(
+                    "{}: the run of checkpoint {} in {} had finished; its outputs are published",
+                    P::NAME,
+                    cp.id,
+                    store.dir().display()
+                );
+            }
+            return Ok(RunSummary {
+                resumed_from: Some(cp.id),
+                ..RunSummary::default()
+            });
         }
         // Sinks open after the sources, so a bad input binding creates no output file.
         let open_sinks = || {

@@ -8,6 +8,8 @@ mod source;
 
 pub use options::{Compression, ParquetOptions, Partitioning};
 #[cfg(feature = "parquet")]
+pub(crate) use sink::recover;
+#[cfg(feature = "parquet")]
 pub use sink::{ParquetSink, PendingFile};
 #[cfg(feature = "parquet")]
 pub use source::ParquetSource;

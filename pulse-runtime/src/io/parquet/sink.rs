@@ -241,14 +241,7 @@ impl<T: Record + ArrowField> ParquetSink<T> {
     /// the crash came after), then deletes every other in-progress file: they hold rows written
     /// after the checkpoint, which the replay writes again.
     pub fn recover(&mut self, record: Option<&[u8]>) -> Result<()> {
-        if let Some(r) = record.filter(|r| !r.is_empty()) {
-            let files: Vec<PendingFile> = postcard::from_bytes(r)
-                .map_err(|e| Error::config(format!("{}: bad checkpoint record: {e}", self.name)))?;
-            for f in files {
-                f.commit()?;
-            }
-        }
-        remove_in_progress(&self.dir)?;
+        recover(&self.name, &self.dir, record)?;
         self.next_seq = next_sequence(&self.dir);
         Ok(())
     }
@@ -353,6 +346,19 @@ impl<T: Record + ArrowField> Sink for ParquetSink<T> {
         }
         Ok(())
     }
+}
+
+/// Publishes the files a checkpoint's `record` lists as written (again, if they were), and
+/// removes every other in-progress file under `dir`: what came after the checkpoint.
+pub(crate) fn recover(name: &str, dir: &Path, record: Option<&[u8]>) -> Result<()> {
+    if let Some(r) = record.filter(|r| !r.is_empty()) {
+        let files: Vec<PendingFile> = postcard::from_bytes(r)
+            .map_err(|e| Error::config(format!("{name}: bad checkpoint record: {e}")))?;
+        for f in files {
+            f.commit()?;
+        }
+    }
+    remove_in_progress(dir)
 }
 
 fn remove_in_progress(dir: &Path) -> Result<()> {
