@@ -215,11 +215,11 @@ pub mod ops {
     pub fn exchange_batch<'b, U: Node>(
         _: &U,
         b: &'b mut dyn std::any::Any,
-    ) -> &'b mut Vec<(U::Out, i64)>
+    ) -> &'b mut Vec<(U::Out, i64, i64)>
     where
         U::Out: 'static,
     {
-        b.downcast_mut::<Vec<(U::Out, i64)>>()
+        b.downcast_mut::<Vec<(U::Out, i64, i64)>>()
             .expect("an exchange batch of the `key_by`'s element type")
     }
 
@@ -310,7 +310,10 @@ pub mod ops {
     #[inline(always)]
     pub fn exchanger<St, F>(_: &St, f: F) -> F
     where
-        F: Fn(&mut St, &mut dyn FnMut(usize, Option<&mut dyn Exchange>, Option<&mut dyn Combiner>)),
+        F: Fn(
+            &mut St,
+            &mut dyn FnMut(usize, Option<&mut dyn Exchange>, Option<&mut dyn Combiner>, bool),
+        ),
     {
         f
     }

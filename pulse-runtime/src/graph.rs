@@ -34,9 +34,10 @@ pub type Snapshot = BTreeMap<String, Vec<u8>>;
 pub type Dirty = Vec<(String, Vec<(Vec<u8>, Option<Vec<u8>>)>)>;
 
 /// What [`Graph::for_each_exchange`] calls: the exchange's index, the `key_by` as an exchange,
-/// and the combiner after it.
+/// the combiner after it, and whether no other `key_by` lies upstream of it (its elements come
+/// straight from the inputs, in their order).
 pub type ExchangeVisitor<'a> =
-    dyn FnMut(usize, Option<&mut dyn Exchange>, Option<&mut dyn Combiner>) + 'a;
+    dyn FnMut(usize, Option<&mut dyn Exchange>, Option<&mut dyn Combiner>, bool) + 'a;
 
 /// A compiled graph as the runtime drives it: typed batches in, typed batches out.
 ///
@@ -65,7 +66,7 @@ pub trait Graph {
     /// right after it as a combiner, if that is all that follows it and its keys and
     /// accumulators are `Send`.
     fn for_each_exchange(&mut self, f: &mut ExchangeVisitor<'_>);
-    /// Pushes elements another worker routed here (a `Vec<((K, T), i64)>` of exchange `ex`'s
+    /// Pushes elements another worker routed here (a `Vec<((K, T), i64, i64)>` of exchange `ex`'s
     /// type) through the operators after that `key_by`.
     fn push_exchange(&mut self, ex: usize, batch: &mut dyn Any);
     /// Merges partial accumulators (a `Vec<Partial<K, Acc>>`, see
@@ -100,6 +101,37 @@ pub trait Graph {
             }
         });
         err
+    }
+    /// The state of every `watermark` operator, by id: what it has seen of the input.
+    fn watermark_states(&self) -> Result<Snapshot> {
+        let mut snap = Snapshot::new();
+        let mut err = Ok(());
+        self.for_each_operator(&mut |id, op| {
+            if op.is_watermark() && err.is_ok() {
+                match op.snapshot() {
+                    Ok(Some(bytes)) => {
+                        snap.insert(id.to_string(), bytes);
+                    }
+                    Ok(None) => {}
+                    Err(e) => err = Err(named(id, e)),
+                }
+            }
+        });
+        err.map(|()| snap)
+    }
+    /// Sets every `watermark` operator to the state another copy of the graph had (from
+    /// [`watermark_states`](Self::watermark_states)) and moves the watermarks through the
+    /// graph: this copy then goes on as if it had seen what the other one saw.
+    fn seed_watermarks(&mut self, states: &Snapshot) -> Result<()> {
+        let mut err = Ok(());
+        self.for_each_operator_mut(&mut |id, op| {
+            if let (true, Ok(()), Some(bytes)) = (op.is_watermark(), &err, states.get(id)) {
+                err = op.restore(bytes).map_err(|e| named(id, e));
+            }
+        });
+        err?;
+        self.propagate_watermarks();
+        Ok(())
     }
     /// Elements dropped as late by all operators (those routed to a late output included).
     fn late_dropped(&self) -> u64 {

@@ -623,3 +623,105 @@ fn a_crash_on_two_workers_changes_no_late_decision() {
     assert_eq!(resumed_windows.len(), windows.len(), "windows");
     assert!(resumed_windows == windows, "the same windows");
 }
+
+/// Sessions of each auction group (gap 400 ms, 300 ms of lateness) and tumbling counts without
+/// lateness; both with late outputs.
+#[pipeline]
+fn late_mix(
+    bids: Stream<Bid>,
+) -> (
+    Stream<Window<u64, u64>>,
+    Stream<Bid>,
+    Stream<Window<u64, u64>>,
+    Stream<Bid>,
+) {
+    let timed = bids.watermark(BoundedOutOfOrderness::millis(200));
+    let sessions = timed
+        .key_by(|b| b.auction % 8)
+        .window(Session::millis(400))
+        .allowed_lateness(std::time::Duration::from_millis(300))
+        .aggregate(Count);
+    let counts = timed
+        .key_by(|b| b.auction % 16)
+        .window(Tumbling::millis(250))
+        .aggregate(Count);
+    (sessions, sessions.late(), counts, counts.late())
+}
+
+/// Runs `p` over `input` on `workers` workers with stripes of `stripe` bytes and batches of
+/// `batch`; returns each output's lines, sorted.
+fn run_outputs<P: Pipeline>(
+    p: P,
+    input: &Path,
+    dir: &Path,
+    workers: usize,
+    stripe: u64,
+    batch: usize,
+) -> Vec<Vec<String>> {
+    let outs: Vec<PathBuf> = (0..P::OUTPUTS.len())
+        .map(|j| dir.join(format!("out{j}.jsonl")))
+        .collect();
+    let sinks = outs
+        .iter()
+        .enumerate()
+        .map(|(j, o)| {
+            p.open_sink(
+                j,
+                &SinkSpec::new(P::OUTPUTS[j].name, &o.display().to_string()).unwrap(),
+            )
+        })
+        .collect::<Result<Vec<_>>>()
+        .unwrap();
+    let open = |w: usize| -> Result<Vec<Box<dyn Source>>> {
+        let mut spec = SourceSpec::new(P::INPUTS[0].name, input.display().to_string())?;
+        spec.split = Split {
+            worker: w,
+            workers,
+            stripe,
+        };
+        Ok(vec![p.open_source(0, &spec)?])
+    };
+    let opts = RunOptions {
+        batch_size: batch,
+        progress: false,
+        workers,
+    };
+    run_parallel(&p, workers, &open, sinks, &opts, None).unwrap();
+    outs.iter()
+        .map(|o| {
+            let mut lines: Vec<String> = fs::read_to_string(o)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+    /// Bids up to 1.5 s late against a bound of 200 ms: late decisions, lateness re-firings
+    /// and session merges on 2 or 4 workers, with any stripe and batch size, are one worker's.
+    #[test]
+    fn late_elements_give_the_rows_of_one_worker_on_any_split(
+        seed in 0u64..1000,
+        n in 200usize..3000,
+        workers in proptest::sample::select(vec![2usize, 4]),
+        stripe in 64u64..4096,
+        batch in proptest::sample::select(vec![1usize, 7, 64, 1000]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("bids.jsonl");
+        Generator::new(seed, 1_500).write_bids(n, &input).unwrap();
+        let one = run_outputs(late_mix, &input, dir.path(), 1, Split::STRIPE, 1000);
+        proptest::prop_assert!(!one[1].is_empty() && !one[3].is_empty(), "some bids are late");
+        let many = run_outputs(late_mix, &input, dir.path(), workers, stripe, batch);
+        for (j, (a, b)) in one.iter().zip(&many).enumerate() {
+            proptest::prop_assert_eq!(a.len(), b.len(), "output {} rows", j);
+            proptest::prop_assert!(a == b, "output {} differs", j);
+        }
+    }
+}

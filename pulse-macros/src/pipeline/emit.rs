@@ -383,8 +383,17 @@ impl Emitter<'_> {
             }
             _ => None,
         };
+        // Whether another `key_by` lies upstream of node `k`: its elements then arrive from that
+        // exchange's owners, not in the order of the input (nodes are in topological order).
+        let mut behind_exchange = vec![false; self.g.nodes.len()];
+        for k in 0..self.g.nodes.len() {
+            behind_exchange[k] = self.g.nodes[k].inputs.iter().any(|e| {
+                behind_exchange[e.from] || matches!(self.g.nodes[e.from].kind, Kind::KeyBy(_))
+            });
+        }
         let visit_ex = exchanges.iter().enumerate().map(|(e, &k)| {
             let nk = n(k);
+            let first = !behind_exchange[k];
             let comb = match combiner(k) {
                 Some(w) => {
                     let nw = n(w);
@@ -401,7 +410,7 @@ impl Emitter<'_> {
                     #[allow(unused_imports)]
                     use ::pulse::__private::ops::{NoExchange as _, ViaExchange as _};
                     (&&::pulse::__private::ops::ExchangeProbe::new(#nk)).exchange()
-                }, #comb);
+                }, #comb, #first);
             }
         });
         let inject_arms = exchanges.iter().enumerate().map(|(e, &k)| {
@@ -435,7 +444,10 @@ impl Emitter<'_> {
                         let #pat = &mut *st;
                         ::pulse::__private::ops::exchange_batch(&*#nk, batch)
                     };
-                    for (x, ts) in batch.drain(..) {
+                    for (x, ts, wm) in batch.drain(..) {
+                        if { let #pat = &mut *st; #nk.arrive(wm) } {
+                            __prop(st);
+                        }
                         {
                             let #pat = &mut *st;
                             #c

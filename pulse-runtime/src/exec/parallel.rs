@@ -51,7 +51,7 @@ const CHANNEL: usize = 64;
 const SPARE_BYTES: usize = 8 << 20;
 
 enum Msg {
-    /// Elements for exchange `.0`, a `Vec<((K, T), i64)>`.
+    /// Elements for exchange `.0`, a `Vec<((K, T), i64, i64)>`.
     Records(usize, Box<dyn Any + Send>),
     /// Partial accumulators for the combiner after exchange `.0`, a `Vec<Partial<K, Acc>>`.
     Partials(usize, Box<dyn Any + Send>),
@@ -122,7 +122,24 @@ struct Shared {
     /// again: a fresh buffer for every batch would be fresh pages, faulted in by the worker
     /// and returned to the system by the sink thread.
     spare: Mutex<Vec<Vec<u8>>>,
+    /// In an ordered run, per worker: the part of the input it works on or waits to (see
+    /// [`Source::segment`]), `u64::MAX` once its share is read.
+    at: Vec<AtomicU64>,
+    /// In an ordered run: the last part processed and the `watermark` operators' states after
+    /// it, which the worker of the next part starts from.
+    prefix: Mutex<Prefix>,
 }
+
+/// The last part of the input processed in an ordered run, and the `watermark` operators'
+/// states after it (saved in checkpoints as the position of [`ORDER`]).
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Prefix {
+    part: Option<u64>,
+    states: Snapshot,
+}
+
+/// The name under which an ordered run checkpoints its [`Prefix`], beside the inputs.
+const ORDER: &str = "__order";
 
 impl Shared {
     fn new(workers: usize) -> Self {
@@ -138,7 +155,19 @@ impl Shared {
             read: (0..workers).map(|_| AtomicU64::new(0)).collect(),
             state: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
             spare: Mutex::new(Vec::new()),
+            at: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            prefix: Mutex::new(Prefix::default()),
         }
+    }
+
+    /// Whether every part of the input before `part` is processed: every other worker is at a
+    /// later one, and nothing is in flight.
+    fn before_done(&self, me: usize, part: u64) -> bool {
+        self.at
+            .iter()
+            .enumerate()
+            .all(|(w, at)| w == me || at.load(SeqCst) > part)
+            && self.inflight.load(SeqCst) == 0
     }
 
     /// An empty buffer to encode results into.
@@ -220,7 +249,7 @@ impl Link<'_> {
             // Partials for keys this worker owns, and the watermarks it publishes to itself.
             let (mut own, mut publish) = (Vec::new(), Vec::new());
             let (me, sent, all) = (self.me, &mut self.sent, self.send_all);
-            g.for_each_exchange(&mut |ex, x, combiner| {
+            g.for_each_exchange(&mut |ex, x, combiner, _| {
                 let x = x.expect("exchanges are checked when the worker starts");
                 for to in (0..workers).filter(|&w| w != me) {
                     if let Some(b) = x.take_outbox(to) {
@@ -262,7 +291,7 @@ impl Link<'_> {
                 g.merge_partials(ex, b.as_mut());
             }
             if !publish.is_empty() {
-                g.for_each_exchange(&mut |ex, x, _| {
+                g.for_each_exchange(&mut |ex, x, _, _| {
                     if let Some(&(_, wm)) = publish.iter().find(|(e, _)| *e == ex) {
                         x.expect("checked").set_remote_watermark(me, wm);
                     }
@@ -311,7 +340,7 @@ impl Link<'_> {
             Msg::Records(ex, mut batch) => g.push_exchange(ex, batch.as_mut()),
             Msg::Partials(ex, mut batch) => g.merge_partials(ex, batch.as_mut()),
             Msg::Watermark(ex, from, wm) => {
-                g.for_each_exchange(&mut |e, x, _| {
+                g.for_each_exchange(&mut |e, x, _, _| {
                     if e == ex {
                         x.expect("checked").set_remote_watermark(from, wm);
                     }
@@ -369,7 +398,12 @@ pub fn check_workers(cp: &Checkpoint, inputs: &[&str], workers: usize) -> Result
             .flat_map(|w| inputs.iter().map(move |name| worker_input(w, name)))
             .collect()
     };
-    let mut saved: Vec<String> = cp.sources.iter().map(|(n, _)| n.clone()).collect();
+    let mut saved: Vec<String> = cp
+        .sources
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| n != ORDER)
+        .collect();
     want.sort();
     saved.sort();
     if saved == want {
@@ -427,6 +461,13 @@ pub fn run_parallel<P: Pipeline>(
         .and_then(|c| c.checkpointing.memory_budget)
         .map(|b| b / workers);
     let shared = Shared::new(workers);
+    if let Some((_, bytes)) = resume.and_then(|(cp, _)| cp.sources.iter().find(|(n, _)| n == ORDER))
+    {
+        *shared.prefix.lock().unwrap_or_else(|p| p.into_inner()) = postcard::from_bytes(bytes)
+            .map_err(|e| {
+                Error::config(format!("checkpoint: bad record of the input's order: {e}"))
+            })?;
+    }
     let (senders, inboxes): (Vec<_>, Vec<_>) =
         (0..workers).map(|_| mpsc::sync_channel(CHANNEL)).unzip();
     let (out_tx, out_rx) = mpsc::sync_channel::<ToSinks>(CHANNEL);
@@ -669,11 +710,24 @@ fn worker<P: Pipeline>(
     let out = &results.out;
     let (me, workers) = (env.me, env.workers);
     let mut g = pipeline.build();
+    let mut sources = (env.open)(me)?;
+    // One input read in parts (stripes, files): the parts are processed in the input's order,
+    // one at a time, each starting from the watermarks the part before it left, so every
+    // element is judged as on one worker. Reading (parsing) still runs side by side: a worker
+    // reads its next part while the others process theirs.
+    let ordered = workers > 1 && sources.len() == 1 && sources[0].segments();
     let mut not_send = None;
-    g.for_each_exchange(&mut |ex, x, combiner| match x {
+    g.for_each_exchange(&mut |ex, x, combiner, first| match x {
         Some(x) => {
             x.configure(me, workers);
-            if combiner.is_some_and(|c| c.configure(me, workers)) {
+            // Only an exchange fed straight from the input sees it in order; one behind another
+            // exchange gets elements from several owners at once, and keeps the minimum.
+            let ordered = ordered && first;
+            if ordered {
+                x.order();
+            }
+            let local = ordered.then(|| x.local_cell());
+            if combiner.is_some_and(|c| c.configure(me, workers, local)) {
                 x.keep_local();
             }
         }
@@ -687,7 +741,6 @@ fn worker<P: Pipeline>(
         )));
     }
     let prefix = worker_id(me, "");
-    let mut sources = (env.open)(me)?;
     if let Some(store) = env.store {
         g.attach_as(store, &prefix)?;
     }
@@ -745,10 +798,12 @@ fn worker<P: Pipeline>(
     // and nothing is in flight, sends results and state, and waits until it is written.
     let mut epoch = 0;
     let mut evicted = 0;
+    // `held`: in an ordered run, where the part read ahead (and not yet processed) starts.
     let mut barrier = |g: &mut dyn Graph,
                        link: &mut Link<'_>,
                        outs: &mut Vec<Box<dyn OutputBatch>>,
-                       sources: &[Box<dyn Source>]|
+                       sources: &[Box<dyn Source>],
+                       held: Option<&[u8]>|
      -> Result<()> {
         let requested = link.shared.requested.load(SeqCst);
         if requested <= epoch {
@@ -786,7 +841,17 @@ fn worker<P: Pipeline>(
             fingerprints: named(g.fingerprints()),
             positions: sources
                 .iter()
-                .map(|s| (worker_input(me, s.name()), s.position()))
+                .map(|s| {
+                    let at = held.map_or_else(|| s.position(), <[u8]>::to_vec);
+                    (worker_input(me, s.name()), at)
+                })
+                .chain((ordered && me == 0).then(|| {
+                    let p = link.shared.prefix.lock().unwrap_or_else(|p| p.into_inner());
+                    (
+                        ORDER.to_string(),
+                        postcard::to_stdvec(&*p).unwrap_or_default(),
+                    )
+                }))
                 .collect(),
         };
         out.send(ToSinks::State(me, Box::new(part)))
@@ -802,9 +867,88 @@ fn worker<P: Pipeline>(
         Ok(())
     };
     let mut order = Vec::with_capacity(sources.len());
+    // Batches of the part read ahead, and spare ones.
+    let (mut held, mut spare): (Vec<Box<dyn Any>>, Vec<Box<dyn Any>>) = (vec![], vec![]);
+    while ordered && live[0] {
+        link.check()?;
+        barrier(&mut g, &mut link, &mut outs, &sources, None)?;
+        let src = &mut sources[0];
+        let part = src.segment();
+        shared.at[me].store(part, SeqCst);
+        let held_at = src.position();
+        loop {
+            let mut b = spare.pop().unwrap_or_else(|| src.new_batch());
+            let more = src.read_batch(b.as_mut(), env.opts.batch_size.max(1))?;
+            held.push(b);
+            if !more {
+                live[0] = false;
+                break;
+            }
+            if src.segment() != part {
+                break;
+            }
+        }
+        if part == u64::MAX {
+            // The share was read to its end already: nothing to process.
+            spare.append(&mut held);
+            continue;
+        }
+        while !shared.before_done(me, part) {
+            link.check()?;
+            barrier(&mut g, &mut link, &mut outs, &sources, Some(&held_at))?;
+            link.serve(&mut g, Duration::from_micros(50))?;
+            drain(&mut g, &mut outs)?;
+        }
+        // Whatever the parts before this one sent is here: take it in first.
+        link.receive(&mut g);
+        link.flush(&mut g)?;
+        let start = shared
+            .prefix
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if start.part.is_some() {
+            g.seed_watermarks(&start.states)?;
+        }
+        for mut b in held.drain(..) {
+            g.push_batch(0, b.as_mut());
+            spare.push(b);
+            g.advance_processing_time(now_millis());
+            link.flush(&mut g)?;
+            link.receive(&mut g);
+            drain(&mut g, &mut outs)?;
+        }
+        // Everything this part leaves for others goes before the next part starts.
+        link.send_all = true;
+        link.flush(&mut g)?;
+        link.send_all = false;
+        let states = g.watermark_states()?;
+        *shared.prefix.lock().unwrap_or_else(|p| p.into_inner()) = Prefix {
+            part: Some(part),
+            states,
+        };
+        link.shared.read[me].store(sources[0].stats().records, SeqCst);
+        if env.budget.is_some() {
+            link.shared.state[me].store(g.state_bytes(), SeqCst);
+        }
+    }
+    if ordered {
+        // The end of the input is the end of every worker's share.
+        shared.at[me].store(u64::MAX, SeqCst);
+        while !shared.before_done(me, u64::MAX - 1) {
+            link.check()?;
+            barrier(&mut g, &mut link, &mut outs, &sources, None)?;
+            link.serve(&mut g, Duration::from_micros(50))?;
+            drain(&mut g, &mut outs)?;
+        }
+        link.receive(&mut g);
+        g.input_watermark(0, MAX_WATERMARK);
+        link.flush(&mut g)?;
+        drain(&mut g, &mut outs)?;
+    }
     while live.iter().any(|&l| l) {
         link.check()?;
-        barrier(&mut g, &mut link, &mut outs, &sources)?;
+        barrier(&mut g, &mut link, &mut outs, &sources, None)?;
         super::driver::to_read(&sources, &live, &mut order);
         for &port in &order {
             let src = &mut sources[port];
@@ -829,7 +973,7 @@ fn worker<P: Pipeline>(
     link.shared.active.fetch_sub(1, SeqCst);
     let mut said_done = false;
     while !link.shared.exit.load(SeqCst) {
-        barrier(&mut g, &mut link, &mut outs, &sources)?;
+        barrier(&mut g, &mut link, &mut outs, &sources, None)?;
         let done = link.serve(&mut g, Duration::from_millis(1))?;
         drain(&mut g, &mut outs)?;
         if done && !said_done {

@@ -133,8 +133,10 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                 if !self.split.is_whole() {
                     let first = self.split.worker as u64 * self.split.stripe;
                     if !stripe_at(&mut r, first, self.split.stripe)? {
-                        // The file ends before this worker's first stripe.
-                        return self.open_next();
+                        // The file ends before this worker's first stripe: nothing of it is
+                        // this worker's (a part of the input passed, see `segment`).
+                        self.current = None;
+                        return Ok(true);
                     }
                 }
                 r
@@ -208,6 +210,42 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
         Some(self.high)
     }
 
+    fn segments(&self) -> bool {
+        !self.split.is_whole()
+    }
+
+    /// The file's index in the whole input (CSV files are dealt out, every `workers`-th to
+    /// each worker) above the stripe's index; each batch holds records of one such part.
+    fn segment(&self) -> u64 {
+        let Split {
+            worker,
+            workers,
+            stripe,
+        } = self.split;
+        let (w, n) = (worker as u64, workers as u64);
+        let part = |file: usize, s: u64| {
+            let file = match self.format {
+                Format::Csv => file as u64 * n + w,
+                _ => file as u64,
+            };
+            (file << 40) | s
+        };
+        match &self.current {
+            Some(Reader::Jsonl { offset, end, .. }) if offset < end => {
+                part(self.next_file - 1, end / stripe - 1)
+            }
+            // The stripe is read: what follows is this worker's next one (which may turn out
+            // to hold no line, or lie past the end of the file: then it is empty).
+            Some(Reader::Jsonl { end, .. }) => part(self.next_file - 1, end / stripe + n - 1),
+            Some(Reader::Csv { .. }) => part(self.next_file - 1, 0),
+            None if self.next_file < self.files.len() => {
+                let first = if self.format == Format::Csv { 0 } else { w };
+                part(self.next_file, first)
+            }
+            None => u64::MAX,
+        }
+    }
+
     fn stats(&self) -> SourceStats {
         self.stats.clone()
     }
@@ -257,7 +295,11 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
         if !self.open_next()? {
             return Ok(());
         }
-        match self.current.as_mut().expect("opened") {
+        let Some(current) = self.current.as_mut() else {
+            // Not this worker's file after all (it has no stripe of it).
+            return Ok(());
+        };
+        match current {
             Reader::Jsonl {
                 path,
                 reader,
@@ -285,12 +327,21 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
 impl<T: Event + DeserializeOwned> FileSource<T> {
     /// Appends up to `max` records to `batch`; `false` once the input is exhausted.
     fn read_into(&mut self, batch: &mut Vec<T>, max: usize) -> Result<bool> {
+        // A split input returns at the end of each part (stripe or file), so that a batch holds
+        // records of one `segment` only.
+        let parts = !self.split.is_whole();
         while batch.len() < max {
-            if self.current.is_none() && !self.open_next()? {
-                if let Some(w) = self.dead_letter.as_mut() {
-                    w.flush().map_err(|e| Error::io("dead-letter file", e))?;
+            if self.current.is_none() {
+                if !self.open_next()? {
+                    if let Some(w) = self.dead_letter.as_mut() {
+                        w.flush().map_err(|e| Error::io("dead-letter file", e))?;
+                    }
+                    return Ok(false);
                 }
-                return Ok(false);
+                if self.current.is_none() {
+                    // A file with no stripe of this worker's.
+                    return Ok(true);
+                }
             }
             let mut failed = None;
             match self.current.as_mut().expect("a file is open") {
@@ -301,6 +352,9 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                     let next = *end + (self.split.workers as u64 - 1) * self.split.stripe;
                     if !stripe_at(r, next, self.split.stripe)? {
                         self.current = None;
+                    }
+                    if parts {
+                        return Ok(true);
                     }
                     continue;
                 }
@@ -338,6 +392,9 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                         .map_err(|e| Error::io(&*path, e))?;
                     if n == 0 {
                         self.current = None;
+                        if parts {
+                            return Ok(true);
+                        }
                         continue;
                     }
                     *line += 1;
@@ -385,6 +442,9 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                         .map_err(|e| csv_error(path, e))?;
                     if !more {
                         self.current = None;
+                        if parts {
+                            return Ok(true);
+                        }
                         continue;
                     }
                     let line = self.record.position().map_or(0, |p| p.line());

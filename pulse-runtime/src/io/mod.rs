@@ -49,6 +49,19 @@ pub trait Source {
     fn progress(&self) -> Option<i64> {
         None
     }
+    /// Whether this worker's share of the input comes in [`segment`](Self::segment)s: parts
+    /// of the whole input (a stripe of a JSON lines file, a CSV file), each read by one worker.
+    /// A parallel run over such an input processes the parts in the input's order, so every
+    /// element is judged against the watermark of everything before it, as on one worker.
+    fn segments(&self) -> bool {
+        false
+    }
+    /// The part of the whole input the next records come from, as a number that orders the
+    /// parts of every worker's share in input order (`u64::MAX` once this share is read).
+    /// With [`segments`](Self::segments), a batch never holds records of two parts.
+    fn segment(&self) -> u64 {
+        u64::MAX
+    }
     /// Continues from a [`position`](Self::position) saved by an earlier run.
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         if position.is_empty() {

@@ -8,7 +8,9 @@
 //! instead.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::hash::Hash;
+use std::rc::Rc;
 
 use super::{Node, Operator};
 use crate::time::MIN_WATERMARK;
@@ -46,13 +48,21 @@ pub struct KeyBy<T, K, F> {
     /// Hashes a key for routing (a pointer, so `push` needs no `Hash` bound of its own and a
     /// key type that is not `Hash` is reported once, at `key_by`).
     hash: fn(&K) -> u64,
-    /// Per worker: elements whose key it owns, waiting to be sent.
-    outbox: Vec<Vec<((K, T), i64)>>,
-    /// The watermark of this worker's own input.
-    local: i64,
+    /// Per worker: elements whose key it owns, waiting to be sent, each with the watermark
+    /// downstream when it was keyed.
+    outbox: Vec<Vec<((K, T), i64, i64)>>,
+    /// The watermark of this worker's own input (shared with a combiner in an ordered run).
+    local: Rc<Cell<i64>>,
     /// Per worker: the latest watermark it sent (this worker's own entry: the one it last
     /// published, used only when a combiner pre-aggregates).
     remote: Vec<i64>,
+    /// Whether the run is ordered (see [`Exchange::order`]): every watermark is then the
+    /// whole input's at some point of it, and the latest one is the largest.
+    ordered: bool,
+    /// In an ordered run: the largest watermark an element arrived with.
+    arrived: i64,
+    /// The watermark downstream, as [`combine`](Self::combine) last worked it out.
+    current: i64,
 }
 
 impl<T, K: Hash, F: FnMut(&T) -> K> KeyBy<T, K, F> {
@@ -66,8 +76,11 @@ impl<T, K: Hash, F: FnMut(&T) -> K> KeyBy<T, K, F> {
             local_only: false,
             hash: |k| ROUTER.hash_one(k),
             outbox: Vec::new(),
-            local: MIN_WATERMARK,
+            local: Rc::new(Cell::new(MIN_WATERMARK)),
             remote: Vec::new(),
+            ordered: false,
+            arrived: MIN_WATERMARK,
+            current: MIN_WATERMARK,
         }
     }
 }
@@ -80,7 +93,7 @@ impl<T, K, F: FnMut(&T) -> K> KeyBy<T, K, F> {
         if self.route {
             let to = owner_of_hash((self.hash)(&k), self.workers);
             if to != self.me {
-                self.outbox[to].push(((k, x), ts));
+                self.outbox[to].push(((k, x), ts, self.current));
                 return;
             }
         }
@@ -92,20 +105,50 @@ impl<T, K, F> KeyBy<T, K, F> {
     /// The watermark downstream: this worker's input watermark `local`, held back by every
     /// other worker's. With a combiner downstream, this worker's own counts as published: its
     /// partial accumulators reach their owners before the watermark that covers them.
+    ///
+    /// In an ordered run every watermark is the whole input's at some point of it, so the
+    /// latest is the largest: this worker's own (unless a combiner publishes it), the ones
+    /// other workers sent, and the ones elements arrived with.
     #[inline]
     pub fn combine(&mut self, local: i64) -> i64 {
-        self.local = local;
-        let mut wm = if self.local_only {
-            crate::time::MAX_WATERMARK
+        self.local.set(local);
+        let wm = if self.ordered {
+            let own = if self.local_only {
+                MIN_WATERMARK
+            } else {
+                local
+            };
+            self.remote
+                .iter()
+                .fold(own.max(self.arrived), |m, &r| m.max(r))
         } else {
-            local
-        };
-        for (w, &r) in self.remote.iter().enumerate() {
-            if w != self.me || self.local_only {
-                wm = wm.min(r);
+            let mut wm = if self.local_only {
+                crate::time::MAX_WATERMARK
+            } else {
+                local
+            };
+            for (w, &r) in self.remote.iter().enumerate() {
+                if w != self.me || self.local_only {
+                    wm = wm.min(r);
+                }
             }
-        }
+            wm
+        };
+        self.current = wm;
         wm
+    }
+
+    /// An element from another worker arrives with the watermark `wm` it was keyed under;
+    /// returns whether that moves this watermark (in an ordered run: then the watermarks move
+    /// through the graph before the element goes on).
+    #[inline(always)]
+    pub fn arrive(&mut self, wm: i64) -> bool {
+        if self.ordered && wm > self.arrived {
+            self.arrived = wm;
+            wm > self.current
+        } else {
+            false
+        }
     }
 
     /// `route`, as `workers` and `local_only` make it (kept as one flag for `push`).
@@ -129,7 +172,14 @@ pub trait Exchange {
     fn keep_local(&mut self);
     /// Whether [`keep_local`](Self::keep_local) was called.
     fn keeps_local(&self) -> bool;
-    /// The elements held for worker `to` (a `Vec<((K, T), i64)>`), if any.
+    /// Orders the run: elements reach this exchange in the whole input's order, each with the
+    /// watermark of what came before it (see [`Source::segments`](crate::io::Source::segments)).
+    fn order(&mut self);
+    /// This worker's input watermark at the exchange, as it moves (for a combiner in an ordered
+    /// run, which judges each element against it).
+    fn local_cell(&self) -> Rc<Cell<i64>>;
+    /// The elements held for worker `to` (a `Vec<((K, T), i64, i64)>`: element, timestamp and
+    /// the watermark it was keyed under), if any.
     fn take_outbox(&mut self, to: usize) -> Option<Box<dyn Any + Send>>;
     /// This worker's input watermark at the exchange.
     fn local_watermark(&self) -> i64;
@@ -153,6 +203,12 @@ impl<T: Send + 'static, K: Send + 'static, F> Exchange for KeyBy<T, K, F> {
     fn keeps_local(&self) -> bool {
         self.local_only
     }
+    fn order(&mut self) {
+        self.ordered = true;
+    }
+    fn local_cell(&self) -> Rc<Cell<i64>> {
+        self.local.clone()
+    }
     fn take_outbox(&mut self, to: usize) -> Option<Box<dyn Any + Send>> {
         let b = self.outbox.get_mut(to)?;
         if b.is_empty() {
@@ -162,7 +218,7 @@ impl<T: Send + 'static, K: Send + 'static, F> Exchange for KeyBy<T, K, F> {
         Some(Box::new(std::mem::replace(b, Vec::with_capacity(cap))))
     }
     fn local_watermark(&self) -> i64 {
-        self.local
+        self.local.get()
     }
     fn set_remote_watermark(&mut self, from: usize, wm: i64) {
         if let Some(r) = self.remote.get_mut(from) {
@@ -182,8 +238,11 @@ impl<T: Send + 'static, K: Send + 'static, F> Exchange for KeyBy<T, K, F> {
 /// its own watermark can pass the window's cleanup time.
 pub trait Combiner {
     /// Pre-aggregates on worker `me` of `workers`; `false` if it cannot (session windows), and
-    /// then the `key_by` routes elements instead.
-    fn configure(&mut self, me: usize, workers: usize) -> bool;
+    /// then the `key_by` routes elements instead. In an ordered run, `local` is this worker's
+    /// watermark at the `key_by` as it moves, element by element: the combiner judges each
+    /// element against it, and declines if a late element could still change a fired window
+    /// (allowed lateness), whose re-firings must then follow the input's order on the owner.
+    fn configure(&mut self, me: usize, workers: usize, local: Option<Rc<Cell<i64>>>) -> bool;
     /// Hands `send` the partials to send, per owning worker (this one included): those of
     /// windows with `end - 1 <= wm`, or all of them if `all`. `wm` becomes the watermark later
     /// elements are judged late against; the driver publishes it after these partials.

@@ -67,6 +67,12 @@ pub trait Operator {
     fn evict(&mut self, _budget: usize) -> usize {
         0
     }
+    /// Whether this is a `watermark` operator, whose state is what it has seen of the input:
+    /// an ordered parallel run hands it from worker to worker (see
+    /// [`Graph::seed_watermarks`](crate::Graph::seed_watermarks)).
+    fn is_watermark(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Option<Vec<u8>>> {

@@ -51,4 +51,7 @@ impl<T, S: WatermarkStrategy<T>> Operator for WatermarkOp<T, S> {
         self.strategy.load(decode(bytes)?);
         Ok(())
     }
+    fn is_watermark(&self) -> bool {
+        true
+    }
 }

@@ -13,9 +13,11 @@
 //! it read, and owners merge the partials ([`WindowAggregate::merge`]).
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -83,8 +85,12 @@ struct Combine<K, Acc> {
     /// Keys per owner (one entry per worker) in the window sent last: a new window's maps start
     /// that large, rather than growing to it by rehashing.
     sizes: Vec<usize>,
-    /// The watermark this worker last published at the `key_by`: elements are late against it.
+    /// The watermark this worker last published at the `key_by`: elements are late against it,
+    /// unless the run is ordered.
     wm: i64,
+    /// In an ordered run, this worker's watermark at the `key_by` as it moves: the whole
+    /// input's watermark before each element, which it is judged against.
+    local: Option<Rc<Cell<i64>>>,
     /// Partial accumulators by window end, not yet sent.
     partials: Panes<i64, Shards<K, Acc>>,
 }
@@ -233,9 +239,10 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
                         .map(|&n| KeyMap::with_capacity_and_hasher(n, Default::default()))
                         .collect()
                 };
+                let wm = c.local.as_ref().map_or(c.wm, |l| l.get());
                 add::<K, T, A, _, false>(
                     assigned,
-                    c.wm,
+                    wm,
                     agg,
                     &mut c.partials,
                     shards,
@@ -473,13 +480,15 @@ where
     A::Acc: Send + 'static,
     W: WindowAssigner,
 {
-    fn configure(&mut self, _me: usize, workers: usize) -> bool {
-        if workers <= 1 || self.assigner.session_gap().is_some() {
+    fn configure(&mut self, _me: usize, workers: usize, local: Option<Rc<Cell<i64>>>) -> bool {
+        let ordered_lateness = local.is_some() && self.lateness > 0;
+        if workers <= 1 || self.assigner.session_gap().is_some() || ordered_lateness {
             self.combine = None;
             return false;
         }
         self.combine = Some(Combine {
             wm: self.st.wm,
+            local,
             sizes: vec![0; workers],
             partials: Panes::new("partial"),
         });
