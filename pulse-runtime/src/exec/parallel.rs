@@ -868,7 +868,8 @@ fn worker<P: Pipeline>(
     };
     let mut order = Vec::with_capacity(sources.len());
     // Batches of the part read ahead, and spare ones.
-    let (mut held, mut spare): (Vec<Box<dyn Any>>, Vec<Box<dyn Any>>) = (vec![], vec![]);
+    let mut held: Vec<Box<dyn Any>> = vec![];
+    let mut spare: Vec<Box<dyn Any>> = vec![];
     while ordered && live[0] {
         link.check()?;
         barrier(&mut g, &mut link, &mut outs, &sources, None)?;

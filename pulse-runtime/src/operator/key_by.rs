@@ -34,6 +34,10 @@ fn owner_of_hash(h: u64, workers: usize) -> usize {
     (((h >> 32) * workers as u64) >> 32) as usize
 }
 
+/// An element held for another worker: keyed, with its timestamp and the watermark downstream
+/// when it was keyed.
+type Keyed<K, T> = ((K, T), i64, i64);
+
 /// Emits `(key(&x), x)`, or in a parallel run holds it for the worker that owns the key.
 pub struct KeyBy<T, K, F> {
     f: F,
@@ -50,7 +54,7 @@ pub struct KeyBy<T, K, F> {
     hash: fn(&K) -> u64,
     /// Per worker: elements whose key it owns, waiting to be sent, each with the watermark
     /// downstream when it was keyed.
-    outbox: Vec<Vec<((K, T), i64, i64)>>,
+    outbox: Vec<Vec<Keyed<K, T>>>,
     /// The watermark of this worker's own input (shared with a combiner in an ordered run).
     local: Rc<Cell<i64>>,
     /// Per worker: the latest watermark it sent (this worker's own entry: the one it last

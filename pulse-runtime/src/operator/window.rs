@@ -1081,7 +1081,7 @@ mod tests {
     #[test]
     fn partials_are_split_by_owner_and_sized_after_the_last_window() {
         let mut w = WindowAggregate::<u64, u64, Count, _>::new(Tumbling::millis(10), 0, Count);
-        assert!(Combiner::configure(&mut w, 0, 2));
+        assert!(Combiner::configure(&mut w, 0, 2, None));
         for k in 0..1000 {
             w.push(
                 (k, 0),
@@ -1123,7 +1123,7 @@ mod tests {
             || WindowAggregate::<String, i64, Count, _>::new(Sliding::millis(10, 5), 5, Count);
         let mut workers = [new(), new()];
         for (me, w) in workers.iter_mut().enumerate() {
-            assert!(Combiner::configure(w, me, 2));
+            assert!(Combiner::configure(w, me, 2, None));
         }
         let mut one = new();
         let (mut got, mut want): (Vec<Row>, Vec<Row>) = (vec![], vec![]);
