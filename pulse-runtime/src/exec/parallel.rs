@@ -141,6 +141,47 @@ struct Prefix {
 /// The name under which an ordered run checkpoints its [`Prefix`], beside the inputs.
 const ORDER: &str = "__order";
 
+/// A part of the input read ahead in an ordered run: its number, where it starts (the position
+/// a checkpoint saves while it waits to be processed), and its batches.
+struct Ahead {
+    part: u64,
+    at: Vec<u8>,
+    batches: Vec<Box<dyn Any>>,
+    /// Whether the whole part is read.
+    read: bool,
+}
+
+impl Ahead {
+    /// The part `src` reads next, nothing of it read yet.
+    fn at(src: &dyn Source) -> Self {
+        Ahead {
+            part: src.segment(),
+            at: src.position(),
+            batches: vec![],
+            read: false,
+        }
+    }
+
+    /// Reads one more batch of this part from `src` (into a spare batch if there is one);
+    /// clears `live` at the end of the input.
+    fn read_batch(
+        &mut self,
+        src: &mut dyn Source,
+        spare: &mut Vec<Box<dyn Any>>,
+        live: &mut bool,
+        batch_size: usize,
+    ) -> Result<()> {
+        let mut b = spare.pop().unwrap_or_else(|| src.new_batch());
+        let more = src.read_batch(b.as_mut(), batch_size.max(1))?;
+        self.batches.push(b);
+        if !more {
+            *live = false;
+        }
+        self.read = !more || src.segment() != self.part;
+        Ok(())
+    }
+}
+
 impl Shared {
     fn new(workers: usize) -> Self {
         Shared {
@@ -161,13 +202,13 @@ impl Shared {
     }
 
     /// Whether every part of the input before `part` is processed: every other worker is at a
-    /// later one, and nothing is in flight.
+    /// later one. (What those parts sent is in this worker's inbox, ahead of anything a later
+    /// part sends.)
     fn before_done(&self, me: usize, part: u64) -> bool {
         self.at
             .iter()
             .enumerate()
             .all(|(w, at)| w == me || at.load(SeqCst) > part)
-            && self.inflight.load(SeqCst) == 0
     }
 
     /// An empty buffer to encode results into.
@@ -721,14 +762,16 @@ fn worker<P: Pipeline>(
         Some(x) => {
             x.configure(me, workers);
             // Only an exchange fed straight from the input sees it in order; one behind another
-            // exchange gets elements from several owners at once, and keeps the minimum.
+            // exchange gets elements from several owners at once, and keeps the minimum. A
+            // combiner judges each element where it is read, against the input's watermark
+            // before it; its windows may then fire later than on one worker (when every worker
+            // has passed them, as unordered), which changes no row without allowed lateness.
             let ordered = ordered && first;
-            if ordered {
-                x.order();
-            }
             let local = ordered.then(|| x.local_cell());
             if combiner.is_some_and(|c| c.configure(me, workers, local)) {
                 x.keep_local();
+            } else if ordered {
+                x.order();
             }
         }
         None => not_send = Some(ex),
@@ -867,36 +910,31 @@ fn worker<P: Pipeline>(
         Ok(())
     };
     let mut order = Vec::with_capacity(sources.len());
-    // Batches of the part read ahead, and spare ones.
-    let mut held: Vec<Box<dyn Any>> = vec![];
+    // Spare batches for the parts read ahead.
     let mut spare: Vec<Box<dyn Any>> = vec![];
     while ordered && live[0] {
         link.check()?;
         barrier(&mut g, &mut link, &mut outs, &sources, None)?;
-        let src = &mut sources[0];
-        let part = src.segment();
-        shared.at[me].store(part, SeqCst);
-        let held_at = src.position();
-        loop {
-            let mut b = spare.pop().unwrap_or_else(|| src.new_batch());
-            let more = src.read_batch(b.as_mut(), env.opts.batch_size.max(1))?;
-            held.push(b);
-            if !more {
-                live[0] = false;
-                break;
-            }
-            if src.segment() != part {
-                break;
-            }
+        // Read the next part (parsing beside the other workers), then wait until every part
+        // before it is processed.
+        let mut next = Ahead::at(sources[0].as_ref());
+        shared.at[me].store(next.part, SeqCst);
+        while !next.read {
+            next.read_batch(
+                sources[0].as_mut(),
+                &mut spare,
+                &mut live[0],
+                env.opts.batch_size,
+            )?;
         }
-        if part == u64::MAX {
+        if next.part == u64::MAX {
             // The share was read to its end already: nothing to process.
-            spare.append(&mut held);
+            spare.append(&mut next.batches);
             continue;
         }
-        while !shared.before_done(me, part) {
+        while !shared.before_done(me, next.part) {
             link.check()?;
-            barrier(&mut g, &mut link, &mut outs, &sources, Some(&held_at))?;
+            barrier(&mut g, &mut link, &mut outs, &sources, Some(&next.at))?;
             link.serve(&mut g, Duration::from_micros(50))?;
             drain(&mut g, &mut outs)?;
         }
@@ -911,7 +949,7 @@ fn worker<P: Pipeline>(
         if start.part.is_some() {
             g.seed_watermarks(&start.states)?;
         }
-        for mut b in held.drain(..) {
+        for mut b in next.batches.drain(..) {
             g.push_batch(0, b.as_mut());
             spare.push(b);
             g.advance_processing_time(now_millis());
@@ -919,13 +957,9 @@ fn worker<P: Pipeline>(
             link.receive(&mut g);
             drain(&mut g, &mut outs)?;
         }
-        // Everything this part leaves for others goes before the next part starts.
-        link.send_all = true;
-        link.flush(&mut g)?;
-        link.send_all = false;
         let states = g.watermark_states()?;
         *shared.prefix.lock().unwrap_or_else(|p| p.into_inner()) = Prefix {
-            part: Some(part),
+            part: Some(next.part),
             states,
         };
         link.shared.read[me].store(sources[0].stats().records, SeqCst);
@@ -936,7 +970,7 @@ fn worker<P: Pipeline>(
     if ordered {
         // The end of the input is the end of every worker's share.
         shared.at[me].store(u64::MAX, SeqCst);
-        while !shared.before_done(me, u64::MAX - 1) {
+        while !shared.before_done(me, u64::MAX - 1) || shared.inflight.load(SeqCst) != 0 {
             link.check()?;
             barrier(&mut g, &mut link, &mut outs, &sources, None)?;
             link.serve(&mut g, Duration::from_micros(50))?;
