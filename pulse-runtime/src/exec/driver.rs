@@ -246,6 +246,30 @@ pub fn to_read(sources: &[Box<dyn Source>], live: &[bool], order: &mut Vec<usize
     }
 }
 
+/// With several inputs that all know their progress, the one to read next and how far: the
+/// input furthest behind in event time (the lower port on a tie), up to the event time at which
+/// another one would be. Reading runs of elements so, whatever the batch size, interleaves the
+/// inputs element by element as a function of the inputs alone, so a `union` or a join sees
+/// the same order, and gives the same results, for every batch size. `None` if some live input
+/// cannot tell its progress.
+pub fn merge_next(sources: &[Box<dyn Source>], live: &[bool]) -> Option<(usize, i64)> {
+    let mut highs = Vec::with_capacity(sources.len());
+    for port in (0..sources.len()).filter(|&p| live[p]) {
+        highs.push((sources[port].progress()?, port));
+    }
+    let &(high, port) = highs.iter().min()?;
+    // Another input `q` would be next once this one passes its progress (or reaches it, for
+    // a lower port, which wins ties).
+    let limit = highs
+        .iter()
+        .filter(|&&(_, q)| q != port)
+        .map(|&(h, q)| if q < port { h.saturating_sub(1) } else { h })
+        .min()
+        .unwrap_or(i64::MAX);
+    debug_assert!(high <= limit);
+    Some((port, limit))
+}
+
 /// Runs `graph` until every source is exhausted, then finishes the sinks.
 ///
 /// Each round reads a batch from the input furthest behind in event time ([`to_read`]); a
@@ -268,15 +292,34 @@ pub fn run_graph<G: Graph + ?Sized>(
     let mut live: Vec<bool> = vec![true; sources.len()];
     let mut last_progress = Instant::now();
     let mut order = Vec::with_capacity(sources.len());
+    let merged = sources.len() > 1;
     while live.iter().any(|&l| l) {
-        to_read(&sources, &live, &mut order);
-        for &port in &order {
-            let src = &mut sources[port];
-            let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
-            graph.push_batch(port, batches[port].as_mut());
-            if !more {
-                live[port] = false;
-                graph.input_watermark(port, MAX_WATERMARK);
+        if let Some(first) = merged.then(|| merge_next(&sources, &live)).flatten() {
+            // Runs of the input furthest behind, about a batch in all per round.
+            let mut next = Some(first);
+            let mut left = opts.batch_size.max(1);
+            while let Some((port, limit)) = next {
+                let src = &mut sources[port];
+                let before = src.stats().records;
+                let more = src.read_until(batches[port].as_mut(), left, limit)?;
+                left = left.saturating_sub((src.stats().records - before).max(1) as usize);
+                graph.push_batch(port, batches[port].as_mut());
+                if !more {
+                    live[port] = false;
+                    graph.input_watermark(port, MAX_WATERMARK);
+                }
+                next = merge_next(&sources, &live).filter(|_| left > 0);
+            }
+        } else {
+            to_read(&sources, &live, &mut order);
+            for &port in &order {
+                let src = &mut sources[port];
+                let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
+                graph.push_batch(port, batches[port].as_mut());
+                if !more {
+                    live[port] = false;
+                    graph.input_watermark(port, MAX_WATERMARK);
+                }
             }
         }
         graph.advance_processing_time(now_millis());

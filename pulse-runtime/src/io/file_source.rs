@@ -199,9 +199,13 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
     }
 
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
+        self.read_until(batch, max, i64::MAX)
+    }
+
+    fn read_until(&mut self, batch: &mut dyn Any, max: usize, limit: i64) -> Result<bool> {
         let batch = super::typed::<T>(batch);
         let from = batch.len();
-        let more = self.read_into(batch, max);
+        let more = self.read_into(batch, max, limit);
         self.high = super::high_water(self.high, &batch[from..]);
         more
     }
@@ -325,12 +329,20 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
 }
 
 impl<T: Event + DeserializeOwned> FileSource<T> {
-    /// Appends up to `max` records to `batch`; `false` once the input is exhausted.
-    fn read_into(&mut self, batch: &mut Vec<T>, max: usize) -> Result<bool> {
+    /// Appends up to `max` records to `batch`, stopping after one whose event time is past
+    /// `limit`; `false` once the input is exhausted.
+    fn read_into(&mut self, batch: &mut Vec<T>, max: usize, limit: i64) -> Result<bool> {
         // A split input returns at the end of each part (stripe or file), so that a batch holds
         // records of one `segment` only.
         let parts = !self.split.is_whole();
         while batch.len() < max {
+            if limit != i64::MAX
+                && batch
+                    .last()
+                    .is_some_and(|x| x.event_time().millis() > limit)
+            {
+                return Ok(true);
+            }
             if self.current.is_none() {
                 if !self.open_next()? {
                     if let Some(w) = self.dead_letter.as_mut() {

@@ -49,6 +49,13 @@ pub trait Source {
     fn progress(&self) -> Option<i64> {
         None
     }
+    /// Like [`read_batch`](Self::read_batch), but stops after the first record whose event time
+    /// is past `limit` (it is kept): a driver merging several inputs by event time reads the
+    /// one furthest behind only as long as it stays so. Sources without
+    /// [`progress`](Self::progress) ignore `limit`.
+    fn read_until(&mut self, batch: &mut dyn Any, max: usize, _limit: i64) -> Result<bool> {
+        self.read_batch(batch, max)
+    }
     /// Whether this worker's share of the input comes in [`segment`](Self::segment)s: parts
     /// of the whole input (a stripe of a JSON lines file, a CSV file), each read by one worker.
     /// A parallel run over such an input processes the parts in the input's order, so every
