@@ -335,7 +335,7 @@ fn several_inputs_give_the_same_rows_for_every_batch_size() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         // Mostly in order, some up to 1.5 s late; the right input runs at a third of the rate.
-        let late = if seed % 10 == 0 {
+        let late = if seed.is_multiple_of(10) {
             (seed >> 8) % 1500
         } else {
             (seed >> 8) % 150
@@ -346,7 +346,7 @@ fn several_inputs_give_the_same_rows_for_every_batch_size() {
             (seed >> 20) % 50,
             i * 3 - late
         );
-        if i % 4 == 0 {
+        if i.rem_euclid(4) == 0 {
             files.1.push_str(&line);
         } else {
             files.0.push_str(&line);
