@@ -12,14 +12,16 @@ use quote::{format_ident, quote, quote_spanned};
 use super::model::{Consumer, Kind, PipelineGraph, type_name};
 use super::parse::Parsed;
 
+// Generated locals sit beside the user's own (the pipeline body's `let`s, which its closures
+// capture): the `__pulse_` prefix keeps them apart, so a user's `n1` is never an operator.
 fn n(k: usize) -> syn::Ident {
-    format_ident!("n{}", k)
+    format_ident!("__pulse_n{}", k)
 }
 fn b(k: usize) -> syn::Ident {
-    format_ident!("b{}", k)
+    format_ident!("__pulse_b{}", k)
 }
 fn o(j: usize) -> syn::Ident {
-    format_ident!("o{}", j)
+    format_ident!("__pulse_o{}", j)
 }
 
 struct Emitter<'a> {
