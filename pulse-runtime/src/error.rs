@@ -7,7 +7,9 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while configuring or running a pipeline.
-#[derive(Debug)]
+///
+/// `Debug` prints the same sentence as `Display` (as `anyhow` does), so `fn main() ->
+/// pulse::Result<()>` reports `Error: in.jsonl:2: field `price`: ...`, not the enum's fields.
 #[non_exhaustive]
 pub enum Error {
     /// A record could not be decoded into the event type.
@@ -85,11 +87,44 @@ impl fmt::Display for Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The message already holds an I/O error's cause; nothing else has one.
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_reads_as_the_message() {
+        let bad = Error::BadRecord {
+            path: "in.jsonl".into(),
+            line: 2,
+            field: Some("price".into()),
+            message: "invalid type: string \"x\", expected u64".into(),
+        };
+        let text = "in.jsonl:2: field `price`: invalid type: string \"x\", expected u64";
+        assert_eq!(format!("{bad}"), text);
+        assert_eq!(format!("{bad:?}"), text);
+        let io = Error::io(
+            "missing.csv",
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        );
+        assert_eq!(format!("{io:?}"), "missing.csv: no such file");
+        let r: Result<()> = Err(Error::config("bad duration `5x`"));
+        // What `fn main() -> pulse::Result<()>` prints after `Error: `.
+        assert_eq!(format!("{:?}", r.unwrap_err()), "bad duration `5x`");
     }
 }

@@ -12,6 +12,49 @@ use quote::{format_ident, quote, quote_spanned};
 use super::model::{Consumer, Kind, PipelineGraph, type_name};
 use super::parse::Parsed;
 
+/// `kind` with every closure in its arguments made `move`: the graph keeps them for the whole
+/// run, so they must own what they capture, and a user who forgot `move` would otherwise meet
+/// `borrowed value does not live long enough` at a local that is only read.
+fn owned(kind: &Kind) -> Kind {
+    let mut kind = kind.clone();
+    match &mut kind {
+        Kind::Map(f)
+        | Kind::Filter(f)
+        | Kind::FilterMap(f)
+        | Kind::FlatMap(f)
+        | Kind::Inspect(f)
+        | Kind::KeyBy(f)
+        | Kind::Watermark(f) => make_move(f),
+        Kind::Window { agg, .. } => make_move(agg),
+        Kind::Join { f, .. } => make_move(f),
+        Kind::Process { f, on_timer } => {
+            make_move(f);
+            if let Some(g) = on_timer {
+                make_move(g);
+            }
+        }
+        Kind::Source { .. } | Kind::Late | Kind::Union => {}
+    }
+    kind
+}
+
+/// Makes `e` and the closures among its arguments (`Sum(|b: &Bid| ..)`, a tuple of such)
+/// `move`.
+fn make_move(e: &mut syn::Expr) {
+    match e {
+        syn::Expr::Closure(c) => {
+            if c.capture.is_none() {
+                c.capture = Some(syn::Token![move](c.inputs_begin.span));
+            }
+        }
+        syn::Expr::Call(c) => c.args.iter_mut().for_each(make_move),
+        syn::Expr::MethodCall(c) => c.args.iter_mut().for_each(make_move),
+        syn::Expr::Tuple(t) => t.elems.iter_mut().for_each(make_move),
+        syn::Expr::Paren(p) => make_move(&mut p.expr),
+        _ => {}
+    }
+}
+
 // Generated locals sit beside the user's own (the pipeline body's `let`s, which its closures
 // capture): the `__pulse_` prefix keeps them apart, so a user's `n1` is never an operator.
 fn n(k: usize) -> syn::Ident {
@@ -116,7 +159,8 @@ impl Emitter<'_> {
             let nk = n(k);
             let sp = node.span;
             let up = node.inputs.first().map(|e| n(e.from));
-            let ctor = match &node.kind {
+            let kind = owned(&node.kind);
+            let ctor = match &kind {
                 Kind::Source { ty, .. } => {
                     let ts = syn::spanned::Spanned::span(ty);
                     quote_spanned!(ts=> ::pulse::__private::ops::source::<#ty>())

@@ -3,6 +3,7 @@
 use proc_macro2::Span;
 
 /// What a node does. The user's argument expressions ride along for emission.
+#[derive(Clone)]
 pub enum Kind {
     Source {
         port: usize,
