@@ -42,10 +42,8 @@ fn owned(kind: &Kind) -> Kind {
 /// `move`.
 fn make_move(e: &mut syn::Expr) {
     match e {
-        syn::Expr::Closure(c) => {
-            if c.capture.is_none() {
-                c.capture = Some(syn::Token![move](c.inputs_begin.span));
-            }
+        syn::Expr::Closure(c) if c.capture.is_none() => {
+            c.capture = Some(syn::Token![move](c.inputs_begin.span));
         }
         syn::Expr::Call(c) => c.args.iter_mut().for_each(make_move),
         syn::Expr::MethodCall(c) => c.args.iter_mut().for_each(make_move),
