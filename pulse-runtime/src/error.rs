@@ -123,8 +123,10 @@ mod tests {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         );
         assert_eq!(format!("{io:?}"), "missing.csv: no such file");
-        let r: Result<()> = Err(Error::config("bad duration `5x`"));
         // What `fn main() -> pulse::Result<()>` prints after `Error: `.
-        assert_eq!(format!("{:?}", r.unwrap_err()), "bad duration `5x`");
+        assert_eq!(
+            format!("{:?}", Error::config("bad duration `5x`")),
+            "bad duration `5x`"
+        );
     }
 }
