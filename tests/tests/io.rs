@@ -462,3 +462,61 @@ fn a_restart_after_the_last_checkpoint_publishes_and_runs_nothing_again() {
     assert_eq!(again.resumed_from, None);
     assert_eq!(again.outputs[0].1, 5000);
 }
+
+/// Errors say what is wrong in words: trailing characters, a number out of range, a cut-off
+/// last line, an input that is not a regular file, an output under a file.
+#[test]
+fn errors_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = s(&dir.path().join("o.jsonl"));
+    let fail = |name: &str, text: &str| {
+        let input = dir.path().join(name);
+        fs::write(&input, text).unwrap();
+        run(&["-i".into(), s(&input), "-o".into(), out.clone()])
+            .unwrap_err()
+            .to_string()
+    };
+    let e = fail("trailing.jsonl", "{\"auction\":1,\"price\":5,\"t\":10} x\n");
+    assert!(
+        e.contains(":1: unexpected characters after the record (column"),
+        "{e}"
+    );
+    let e = fail(
+        "big.jsonl",
+        "{\"auction\":18446744073709551616,\"price\":5,\"t\":10}\n",
+    );
+    assert!(
+        e.contains(":1: field `auction`: number") && e.ends_with("is out of range for u64"),
+        "{e}"
+    );
+    let e = fail(
+        "cut.jsonl",
+        "{\"auction\":1,\"price\":5,\"t\":10}\n{\"auction\":1,\"pri",
+    );
+    assert!(
+        e.contains(":2: the line ends inside the record") && !e.contains("field"),
+        "{e}"
+    );
+    // A named pipe exists, but is no file to seek in.
+    let fifo = dir.path().join("pipe.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let e = run(&["-i".into(), s(&fifo), "-o".into(), out.clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is not a regular file"), "{e}");
+    // An output whose directory would be a file.
+    let input = dir.path().join("ok.jsonl");
+    fs::write(&input, "{\"auction\":1,\"price\":5,\"t\":10}\n").unwrap();
+    let under = s(&input.join("o.jsonl"));
+    let e = run(&["-i".into(), s(&input), "-o".into(), under])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("`{}` is a file", input.display())),
+        "{e}"
+    );
+}

@@ -48,7 +48,7 @@ pub(super) fn fj(dir: &Path, e: impl std::fmt::Display) -> Error {
 impl CheckpointStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::io::create_dir(dir)?;
         let db = Database::builder(dir).open().map_err(|e| fj(dir, e))?;
         let meta = db
             .keyspace(META, KeyspaceCreateOptions::default)

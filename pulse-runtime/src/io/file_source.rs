@@ -82,7 +82,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
         let dead_letter = match &policy {
             BadRecordPolicy::DeadLetter(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                    crate::io::create_dir(dir)?;
                 }
                 Some(BufWriter::new(
                     File::create(p).map_err(|e| Error::io(p, e))?,
@@ -585,19 +585,62 @@ fn line_number(path: &Path, counted: &mut (u64, u64), at: u64) -> Result<u64> {
 fn json_error<T: DeserializeOwned>(text: &str) -> (Option<String>, String) {
     let mut de = serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(_) => (None, "record did not decode".into()),
+        Ok(_) => match de.end() {
+            Err(e) => (
+                None,
+                format!(
+                    "unexpected characters after the record (column {})",
+                    e.column()
+                ),
+            ),
+            Ok(()) => (None, "record did not decode".into()),
+        },
         Err(e) => {
             let path = e.path().to_string();
-            let field = (path != "." && !path.is_empty()).then_some(path);
+            // `?`: the error came before a key was read whole (a cut-off line).
+            let field = (path != "." && path != "?" && !path.is_empty()).then_some(path);
             let inner = e.into_inner();
+            if inner.is_eof() {
+                return (
+                    field,
+                    format!(
+                        "the line ends inside the record (column {}): is it cut off?",
+                        inner.column()
+                    ),
+                );
+            }
             let message = inner.to_string();
             let message = match message.find(" at line ") {
                 Some(i) => format!("{} (column {})", &message[..i], inner.column()),
                 None => message,
             };
-            (field, message)
+            (field, out_of_range(message))
         }
     }
+}
+
+/// serde_json reads an integer too large for `u64` as a float, and then reports a float where
+/// an integer was expected: say that the number is out of range instead.
+fn out_of_range(message: String) -> String {
+    let Some(rest) = message.strip_prefix("invalid type: floating point `") else {
+        return message;
+    };
+    let Some((number, expected)) = rest.split_once("`, expected ") else {
+        return message;
+    };
+    let whole = number
+        .parse::<f64>()
+        .is_ok_and(|v| v.fract() == 0.0 && v.abs() >= 9.2e18);
+    let integer = [
+        "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "usize", "isize",
+    ]
+    .iter()
+    .any(|t| expected.starts_with(t));
+    if whole && integer {
+        let ty = expected.split(' ').next().unwrap_or(expected);
+        return format!("number {number} is out of range for {ty}");
+    }
+    message
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
@@ -616,10 +659,7 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
     if !is_glob {
         let p = PathBuf::from(pattern);
         if !p.is_file() {
-            return Err(Error::io(
-                &p,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            ));
+            return Err(super::paths::not_a_file(&p));
         }
         return Ok(vec![p]);
     }

@@ -10,6 +10,7 @@ mod spec;
 
 pub use file_source::FileSource;
 pub use memory::MemorySource;
+pub(crate) use paths::create_dir;
 pub use paths::{check_bindings, describe_dir};
 pub use sink::{CsvSink, JsonlSink, open_sink, publish_finished};
 pub use spec::{BadRecordPolicy, Format, SinkSpec, SinkTarget, SourceSpec, Split};

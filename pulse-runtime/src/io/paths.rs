@@ -163,6 +163,38 @@ fn first_foreign(dir: &Path) -> Option<PathBuf> {
     found
 }
 
+/// Creates `dir` and its parents; when a part of the path is a file, says so (the system
+/// says only "File exists").
+pub(crate) fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        let file = dir.ancestors().find(|a| a.is_file());
+        match file {
+            Some(f) => Error::config(format!(
+                "cannot create the directory `{}`: `{}` is a file",
+                dir.display(),
+                f.display()
+            )),
+            None => Error::io(dir, e),
+        }
+    })
+}
+
+/// Why `path` cannot be read as an input file: it does not exist, or it exists but is not a
+/// regular file (a named pipe, a device such as `/dev/stdin`), which Pulse cannot seek in or
+/// read again on a resume.
+pub(crate) fn not_a_file(path: &Path) -> Error {
+    if path.exists() {
+        return Error::config(format!(
+            "`{}` is not a regular file (a pipe or a device?); Pulse reads inputs it can seek in and read again after a crash: copy it to a file first",
+            path.display()
+        ));
+    }
+    Error::io(
+        path,
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    )
+}
+
 /// What a file holds before `upto`: hashes (FNV-1a) of its first and of its last 64 KiB there;
 /// `None` if it cannot be read that far. Cheap enough for every checkpoint, and enough to tell
 /// a replaced or rewritten file from the one a run was reading.

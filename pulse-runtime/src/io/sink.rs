@@ -40,7 +40,7 @@ impl Staged {
 
     fn create(path: &Path) -> Result<(Self, File)> {
         let (staged, dir) = Self::paths(path);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        crate::io::create_dir(&dir)?;
         let file = File::create(&staged.tmp).map_err(|e| Error::io(&staged.tmp, e))?;
         Ok((staged, file))
     }

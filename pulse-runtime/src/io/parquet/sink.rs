@@ -86,7 +86,7 @@ impl<T: Record + ArrowField> ParquetSink<T> {
                 names.join(", ")
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::io::create_dir(dir)?;
         let codec = match opts.compression {
             Compression::Snappy => Codec::SNAPPY,
             Compression::None => Codec::UNCOMPRESSED,
@@ -158,7 +158,7 @@ impl<T: Record + ArrowField> ParquetSink<T> {
             } else {
                 self.dir.join(key)
             };
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            crate::io::create_dir(&dir)?;
             let file_name = format!("part-{:05}.parquet", self.next_seq);
             self.next_seq += 1;
             let file = PendingFile {
