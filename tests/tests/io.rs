@@ -520,3 +520,59 @@ fn errors_name_what_is_wrong() {
         "{e}"
     );
 }
+
+/// A CSV row the reader cannot take (too few or too many fields, an unclosed quote that joins
+/// lines) goes through the policy like a row that does not decode: skipped, or dead-lettered
+/// with its line, and the rows after it are read.
+#[test]
+fn csv_rows_of_the_wrong_shape_go_through_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.csv");
+    fs::write(
+        &input,
+        "auction,price,t\n1,5,10\n2,6\n3,7,12,99\n4,\"8,13\n5,9,14\n",
+    )
+    .unwrap();
+    let out = dir.path().join("o.csv");
+    let err = run(&["-i".into(), s(&input), "-o".into(), s(&out)]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(":3: 2 fields where the header has 3"),
+        "{err}"
+    );
+    run(&[
+        "-i".into(),
+        s(&input),
+        "-o".into(),
+        s(&out),
+        "--on-bad-record".into(),
+        "skip".into(),
+    ])
+    .unwrap();
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        "auction,price,t\n1,5,10\n"
+    );
+    let dead = dir.path().join("dead.jsonl");
+    run(&[
+        "-i".into(),
+        s(&input),
+        "-o".into(),
+        s(&out),
+        "--on-bad-record".into(),
+        "dead-letter".into(),
+        "--dead-letter".into(),
+        s(&dead),
+    ])
+    .unwrap();
+    let letters: Vec<serde_json::Value> = fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lines: Vec<_> = letters
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4, 5], "{letters:?}");
+}

@@ -449,35 +449,62 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                     reader,
                     headers,
                 } => {
-                    let more = reader
-                        .read_record(&mut self.record)
-                        .map_err(|e| csv_error(path, e))?;
-                    if !more {
-                        self.current = None;
-                        if parts {
-                            return Ok(true);
-                        }
-                        continue;
-                    }
-                    let line = self.record.position().map_or(0, |p| p.line());
-                    self.stats.bytes +=
-                        self.record.as_slice().len() as u64 + self.record.len() as u64;
-                    match self.record.deserialize::<T>(Some(headers)) {
-                        Ok(x) => batch.push(x),
-                        Err(e) => {
-                            let field = match e.kind() {
-                                csv::ErrorKind::Deserialize { err, .. } => err
-                                    .field()
-                                    .and_then(|i| headers.get(i as usize))
-                                    .map(str::to_string),
-                                _ => None,
-                            };
+                    let read = match reader.read_record(&mut self.record) {
+                        Ok(more) => Some(more),
+                        // A record the reader could split but not accept (a wrong number of
+                        // fields, bytes that are not UTF-8) is a bad record like any other:
+                        // the policy decides, and the reader goes on with the next one.
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
+                            ) =>
+                        {
+                            let line = e.position().map_or(0, |p| p.line());
                             let message = match e.kind() {
-                                csv::ErrorKind::Deserialize { err, .. } => err.kind().to_string(),
+                                csv::ErrorKind::UnequalLengths {
+                                    expected_len, len, ..
+                                } => format!(
+                                    "{len} fields where the header has {expected_len} (an unclosed quote joins lines)"
+                                ),
                                 _ => e.to_string(),
                             };
                             let raw = self.record.iter().collect::<Vec<_>>().join(",");
-                            failed = Some((path.clone(), line, field, message, raw));
+                            failed = Some((path.clone(), line, None, message, raw));
+                            None
+                        }
+                        Err(e) => return Err(csv_error(path, e)),
+                    };
+                    if let Some(more) = read {
+                        if !more {
+                            self.current = None;
+                            if parts {
+                                return Ok(true);
+                            }
+                            continue;
+                        }
+                        let line = self.record.position().map_or(0, |p| p.line());
+                        self.stats.bytes +=
+                            self.record.as_slice().len() as u64 + self.record.len() as u64;
+                        match self.record.deserialize::<T>(Some(headers)) {
+                            Ok(x) => batch.push(x),
+                            Err(e) => {
+                                let field = match e.kind() {
+                                    csv::ErrorKind::Deserialize { err, .. } => err
+                                        .field()
+                                        .and_then(|i| headers.get(i as usize))
+                                        .map(str::to_string),
+                                    _ => None,
+                                };
+                                let message = match e.kind() {
+                                    csv::ErrorKind::Deserialize { err, .. } => {
+                                        err.kind().to_string()
+                                    }
+                                    _ => e.to_string(),
+                                };
+                                let raw = self.record.iter().collect::<Vec<_>>().join(",");
+                                failed = Some((path.clone(), line, field, message, raw));
+                            }
                         }
                     }
                 }
