@@ -576,3 +576,61 @@ fn csv_rows_of_the_wrong_shape_go_through_the_policy() {
         .collect();
     assert_eq!(lines, [3, 4, 5], "{letters:?}");
 }
+
+/// Lines serde_json rejects are rejected by the fast path too, unknown keys included: invalid
+/// UTF-8 in a skipped string, an invalid value under an unknown key, a raw control character
+/// in a string. Under `dead-letter` a line that is not UTF-8 keeps its bytes (base64).
+#[test]
+fn json_lines_serde_rejects_are_bad_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = s(&dir.path().join("o.jsonl"));
+    let cases: [(&str, &[u8]); 4] = [
+        (
+            "utf8",
+            b"{\"auction\":1,\"price\":5,\"t\":10,\"junk\":\"a\xffb\"}\n",
+        ),
+        (
+            "junk",
+            b"{\"auction\":1,\"price\":5,\"t\":10,\"junk\":@@}\n",
+        ),
+        (
+            "tab",
+            b"{\"auction\":1,\"price\":5,\"t\":10,\"junk\":\"a\tb\"}\n",
+        ),
+        (
+            "tab_known",
+            b"{\"t\":10,\"auction\":1,\"junk\":\"x\x01\",\"price\":5}\n",
+        ),
+    ];
+    for (name, line) in cases {
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&line[..line.len() - 1]).is_err(),
+            "{name}: serde_json rejects it"
+        );
+        let input = dir.path().join(format!("{name}.jsonl"));
+        fs::write(&input, line).unwrap();
+        let err = run(&["-i".into(), s(&input), "-o".into(), out.clone()]);
+        assert!(err.is_err(), "{name}: accepted");
+        assert!(err.unwrap_err().to_string().contains(":1: "), "{name}");
+    }
+    let input = dir.path().join("utf8.jsonl");
+    let dead = dir.path().join("dead.jsonl");
+    run(&[
+        "-i".into(),
+        s(&input),
+        "-o".into(),
+        out,
+        "--on-bad-record".into(),
+        "dead-letter".into(),
+        "--dead-letter".into(),
+        s(&dead),
+    ])
+    .unwrap();
+    let letter: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(letter["raw_base64"].as_str().expect("the original bytes"))
+        .unwrap();
+    assert_eq!(bytes, &cases[0].1[..cases[0].1.len() - 1]);
+}

@@ -60,6 +60,8 @@ struct Bad<'a> {
     field: Option<String>,
     message: String,
     raw: &'a str,
+    /// The line's bytes, base64, when they are not UTF-8 (`raw` is then a lossy copy).
+    raw_base64: Option<String>,
 }
 
 impl<T: Event + DeserializeOwned> FileSource<T> {
@@ -183,6 +185,10 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                     "error": bad.message,
                     "raw": bad.raw,
                 });
+                let mut entry = entry;
+                if let Some(b) = bad.raw_base64 {
+                    entry["raw_base64"] = serde_json::Value::String(b);
+                }
                 writeln!(w, "{entry}").map_err(|e| Error::io(p, e))
             }
         }
@@ -433,14 +439,16 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                             Ok(x) => batch.push(x),
                             Err(_) => {
                                 let (field, message) = json_error::<T>(text);
-                                failed =
-                                    Some((path.clone(), *line, field, message, text.to_string()));
+                                let raw = text.to_string();
+                                failed = Some((path.clone(), *line, field, message, raw, None));
                             }
                         },
                         Err(e) => {
+                            // The lossy text to read, and the bytes as they were.
                             let text = String::from_utf8_lossy(raw).into_owned();
-                            failed =
-                                Some((path.clone(), *line, None, format!("not UTF-8: {e}"), text));
+                            let message = format!("not UTF-8: {e}");
+                            let bytes = Some(base64(raw));
+                            failed = Some((path.clone(), *line, None, message, text, bytes));
                         }
                     }
                 }
@@ -470,7 +478,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                                 _ => e.to_string(),
                             };
                             let raw = self.record.iter().collect::<Vec<_>>().join(",");
-                            failed = Some((path.clone(), line, None, message, raw));
+                            failed = Some((path.clone(), line, None, message, raw, None));
                             None
                         }
                         Err(e) => return Err(csv_error(path, e)),
@@ -503,19 +511,20 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                                     _ => e.to_string(),
                                 };
                                 let raw = self.record.iter().collect::<Vec<_>>().join(",");
-                                failed = Some((path.clone(), line, field, message, raw));
+                                failed = Some((path.clone(), line, field, message, raw, None));
                             }
                         }
                     }
                 }
             }
-            if let Some((path, line, field, message, raw)) = failed {
+            if let Some((path, line, field, message, raw, raw_base64)) = failed {
                 self.bad(Bad {
                     path: &path,
                     line,
                     field,
                     message,
                     raw: &raw,
+                    raw_base64,
                 })?;
             } else if self.current.is_some() {
                 self.stats.records += 1;
@@ -646,6 +655,26 @@ fn json_error<T: DeserializeOwned>(text: &str) -> (Option<String>, String) {
     }
 }
 
+/// Standard base64 with padding, for bytes a dead letter cannot hold as text.
+fn base64(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(DIGITS[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// serde_json reads an integer too large for `u64` as a float, and then reports a float where
 /// an integer was expected: say that the number is out of range instead.
 fn out_of_range(message: String) -> String {
@@ -701,4 +730,16 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
         return Err(Error::config(format!("no file matches `{pattern}`")));
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_is_the_standard_alphabet_with_padding() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"\xff\xfe\x00a"), "//4AYQ==");
+    }
 }

@@ -219,50 +219,20 @@ impl<'a> JsonScanner<'a> {
             .map(str::to_string)
     }
 
-    /// Skips any value (strings with escapes, nested objects and arrays included).
+    /// Skips any value (strings with escapes, nested objects and arrays included), as
+    /// serde_json reads it: a value it would reject (invalid UTF-8 or a raw control character
+    /// in a string, a bad escape, `@@`) ends the fast path, and serde then reports the line.
+    /// Only unknown keys' values are skipped, so this is off the hot path.
     pub fn skip_value(&mut self) -> Option<()> {
-        let mut depth = 0usize;
-        loop {
-            match self.peek()? {
-                b'"' => {
-                    self.i += 1;
-                    loop {
-                        match self.peek()? {
-                            b'\\' => self.i += 2,
-                            b'"' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => self.i += 1,
-                        }
-                    }
-                }
-                b'{' | b'[' => {
-                    depth += 1;
-                    self.i += 1;
-                }
-                b'}' | b']' => {
-                    depth = depth.checked_sub(1)?;
-                    self.i += 1;
-                }
-                b',' if depth == 0 => return Some(()),
-                _ => self.i += 1,
-            }
-            if depth == 0 {
-                // A scalar ends at the next comma or brace; a string or container just ended.
-                while let Some(c) = self.peek() {
-                    if matches!(c, b',' | b'}' | b']') {
-                        break;
-                    }
-                    if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
-                        self.ws();
-                        break;
-                    }
-                    self.i += 1;
-                }
-                return Some(());
-            }
-        }
+        let mut values = serde_json::Deserializer::from_slice(&self.b[self.i..])
+            .into_iter::<serde::de::IgnoredAny>();
+        values.next()?.ok()?;
+        let skipped = &self.b[self.i..self.i + values.byte_offset()];
+        // serde_json ignores a value without checking its strings' UTF-8; a line is text.
+        std::str::from_utf8(skipped).ok()?;
+        self.i += skipped.len();
+        self.ws();
+        Some(())
     }
 }
 
@@ -456,5 +426,22 @@ mod tests {
         ] {
             assert_eq!(flat(line), None, "{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::JsonScanner;
+
+    /// What serde_json rejects, skipping rejects too.
+    #[test]
+    fn skipping_rejects_what_serde_rejects() {
+        for bad in [&b"\"a\xffb\"}"[..], b"@@}", b"\"a\tb\"}", b"\"\\q\"}", b"tru}"] {
+            let mut s = JsonScanner::new(bad);
+            assert!(s.skip_value().is_none(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let mut s = JsonScanner::new(b"{\"a\":[1,2.5e3,\"\\u00e9\"]} ,");
+        assert!(s.skip_value().is_some());
+        assert_eq!(s.peek(), Some(b','));
     }
 }
