@@ -466,7 +466,7 @@ fn late_counts(bids: Stream<Bid>) -> (Stream<Window<u64, u64>>, Stream<Bid>) {
 /// Bids up to 1.5 s late against a bound of 200 ms and 300 ms of lateness: on any number of
 /// workers, with or without checkpoints every millisecond, each bid is counted in its window or
 /// written as late, never both, never neither, and a window's re-fired counts only grow.
-/// (Which bids are late depends on how far each worker had read; the sum does not.)
+/// (Which bids are late is one worker's too: see `late_elements_give_the_rows_of_one_worker_on_any_split`.)
 #[test]
 fn late_bids_are_counted_or_written_once_on_any_number_of_workers() {
     let dir = tempfile::tempdir().unwrap();

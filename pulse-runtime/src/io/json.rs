@@ -436,9 +436,19 @@ mod skip_tests {
     /// What serde_json rejects, skipping rejects too.
     #[test]
     fn skipping_rejects_what_serde_rejects() {
-        for bad in [&b"\"a\xffb\"}"[..], b"@@}", b"\"a\tb\"}", b"\"\\q\"}", b"tru}"] {
+        for bad in [
+            &b"\"a\xffb\"}"[..],
+            b"@@}",
+            b"\"a\tb\"}",
+            b"\"\\q\"}",
+            b"tru}",
+        ] {
             let mut s = JsonScanner::new(bad);
-            assert!(s.skip_value().is_none(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                s.skip_value().is_none(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let mut s = JsonScanner::new(b"{\"a\":[1,2.5e3,\"\\u00e9\"]} ,");
         assert!(s.skip_value().is_some());
