@@ -195,12 +195,13 @@ pub(crate) fn not_a_file(path: &Path) -> Error {
     )
 }
 
-/// What a file holds before `upto`: hashes (FNV-1a) of its first and of its last 64 KiB there;
-/// `None` if it cannot be read that far. Cheap enough for every checkpoint, and enough to tell
-/// a replaced or rewritten file from the one a run was reading.
+/// What a file holds before `upto`: hashes (FNV-1a) of its first and of its last 4 KiB there;
+/// `None` if it cannot be read that far. Cheap enough for every checkpoint and every part of an
+/// ordered parallel run (8 KiB read and hashed), and enough to tell a replaced or rewritten file
+/// from the one a run was reading.
 pub(crate) fn fingerprint(path: &Path, upto: u64) -> Option<(u64, u64)> {
     use std::io::{Read, Seek, SeekFrom};
-    const BLOCK: u64 = 64 << 10;
+    const BLOCK: u64 = 4 << 10;
     let mut f = std::fs::File::open(path).ok()?;
     let mut hash = |from: u64, to: u64| -> Option<u64> {
         let mut buf = vec![0; (to - from) as usize];
