@@ -386,3 +386,69 @@ fn several_inputs_give_the_same_rows_for_every_batch_size() {
         }
     }
 }
+
+#[pipeline]
+fn ascending(bids: Stream<Bid>) -> (Stream<Window<u64, u64>>, Stream<Bid>) {
+    let w = bids
+        .watermark(pulse::Ascending::new())
+        .key_by(|b| b.auction)
+        .window(Tumbling::millis(10))
+        .aggregate(Count);
+    (w, w.late())
+}
+
+#[pipeline]
+fn periodic(bids: Stream<Bid>) -> Stream<Window<u64, u64>> {
+    bids.watermark(pulse::Periodic::new(
+        BoundedOutOfOrderness::millis(0),
+        std::time::Duration::from_millis(20),
+    ))
+    .key_by(|b| b.auction)
+    .window(Tumbling::millis(10))
+    .aggregate(Count)
+}
+
+#[pipeline]
+fn punctuated(bids: Stream<Bid>) -> Stream<Window<u64, u64>> {
+    bids.watermark(pulse::Punctuated::new(|b: &Bid, ts: i64| {
+        (b.price == 0).then_some(ts)
+    }))
+    .key_by(|b| b.auction)
+    .window(Tumbling::millis(10))
+    .aggregate(Count)
+}
+
+fn ends(ws: Vec<Window<u64, u64>>) -> Vec<(i64, u64)> {
+    ws.into_iter().map(|w| (w.end.millis(), w.value)).collect()
+}
+
+/// Each watermark strategy in a running pipeline fires windows exactly when its rule says.
+#[test]
+fn watermark_strategies_fire_windows_when_their_rule_says() {
+    // Ascending: W = max_seen - 1, so the element at 10 fires [0,10) and one at 9 is late.
+    let mut h = harness(ascending);
+    h.push::<0>(bid(1, 1, 5)).push::<0>(bid(1, 1, 9));
+    assert_eq!(ends(h.output::<0>()), []);
+    h.push::<0>(bid(1, 1, 10));
+    assert_eq!(ends(h.output::<0>()), [(10, 2)]);
+    h.push::<0>(bid(1, 1, 9));
+    assert_eq!(h.output::<1>(), [bid(1, 1, 9)]);
+
+    // Periodic over a 0 ms bound, in steps of 20 ms of event time: 4 first, then 24.
+    let mut h = harness(periodic);
+    h.push::<0>(bid(1, 1, 5))
+        .push::<0>(bid(1, 1, 12))
+        .push::<0>(bid(1, 1, 24));
+    assert_eq!(ends(h.output::<0>()), [], "23 is not 20 past 4");
+    h.push::<0>(bid(1, 1, 25));
+    assert_eq!(ends(h.output::<0>()), [(10, 1), (20, 1)]);
+
+    // Punctuated: only a marker (price 0) moves the watermark, to its own timestamp.
+    let mut h = harness(punctuated);
+    h.push::<0>(bid(1, 1, 5)).push::<0>(bid(1, 1, 50));
+    assert_eq!(ends(h.output::<0>()), []);
+    h.push::<0>(bid(2, 0, 30));
+    assert_eq!(ends(h.output::<0>()), [(10, 1)]);
+    h.finish();
+    assert_eq!(ends(h.output::<0>()), [(40, 1), (60, 1)]);
+}

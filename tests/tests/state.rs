@@ -379,3 +379,83 @@ fn two_workers_past_the_memory_budget_evict_and_give_the_rows_of_one() {
         "the same rows as one worker"
     );
 }
+
+/// `--export-savepoint` writes the latest checkpoint of a stopped run as a savepoint, which
+/// `--restore-from` continues into the uninterrupted run's output; a `SAVEPOINT` file in the
+/// state directory asks a running job for one savepoint, and is removed when it is taken.
+#[test]
+fn export_savepoint_and_the_savepoint_trigger_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bids = input(dir.path(), 3_000, 50);
+    let full = std::fs::read_to_string(&bids).unwrap();
+    let (out, want) = (dir.path().join("out.jsonl"), dir.path().join("want.jsonl"));
+    run(
+        v1::totals,
+        &["-i", &s(&bids), "-o", &s(&want), "--no-checkpoints"],
+    )
+    .unwrap();
+
+    // The same input with a bad last line: the run stops there, its checkpoint kept.
+    let state = dir.path().join("state");
+    std::fs::write(&bids, format!("{full}not json\n")).unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "-i".to_string(),
+            s(&bids),
+            "-o".into(),
+            s(&out),
+            "--state-dir".into(),
+            s(&state),
+            "--batch-size".into(),
+            "100".into(),
+            "--checkpoint-interval".into(),
+            "0ms".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    };
+    let with = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(v1::totals, &a)
+    };
+    // Ask for a savepoint before it starts: the first checkpoint takes one.
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("SAVEPOINT"), "").unwrap();
+    let sp_dir = dir.path().join("sps");
+    let err = with(args(&["--savepoint-dir", &s(&sp_dir)])).unwrap_err();
+    assert!(err.to_string().contains(":3001:"), "{err}");
+    assert!(!state.join("SAVEPOINT").exists(), "the trigger is taken");
+    let taken = pulse::checkpoint::list_savepoints(&sp_dir).unwrap();
+    assert_eq!(taken.len(), 1, "one savepoint for one request");
+
+    let exported = dir.path().join("exported");
+    let summary = with(args(&["--export-savepoint", &s(&exported)])).unwrap();
+    assert_eq!(summary.inputs.len(), 0, "exporting runs nothing");
+    assert!(
+        std::fs::read_dir(&exported).unwrap().next().is_some(),
+        "a savepoint in {}",
+        exported.display()
+    );
+
+    // Restored into a new state directory, over the input without the bad line.
+    std::fs::write(&bids, &full).unwrap();
+    let restored = run(
+        v1::totals,
+        &[
+            "-i",
+            &s(&bids),
+            "-o",
+            &s(&out),
+            "--state-dir",
+            &s(&dir.path().join("state2")),
+            "--restore-from",
+            &s(&exported),
+        ],
+    )
+    .unwrap();
+    assert!(restored.inputs[0].1.records < 3_000, "{restored}");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&want).unwrap()
+    );
+}

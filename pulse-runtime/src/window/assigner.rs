@@ -225,7 +225,18 @@ mod tests {
         check_same_windows(&Sliding::millis(10, 5));
         check_same_windows(&Sliding::millis(10, 3));
         check_same_windows(&Sliding::millis(7, 4));
-        check_same_windows(&Session::millis(5));
+    }
+
+    /// Sessions are not assigned here (they merge in the operator): no aligned windows, and
+    /// every timestamp its own range, so nothing reuses an assignment across timestamps.
+    #[test]
+    fn sessions_assign_nothing_and_share_no_range() {
+        let s = Session::millis(5);
+        assert_eq!(s.session_gap(), Some(5));
+        for ts in [-40, -1, 0, 4, 5, 39, i64::MIN, i64::MAX - 1] {
+            assert!(windows(&s, ts).is_empty(), "{ts}");
+            assert_eq!(s.same_windows(ts), (ts, ts + 1), "{ts}");
+        }
     }
 
     /// Every timestamp in `same_windows(ts)` has the windows of `ts`; the ones just outside
