@@ -634,3 +634,87 @@ fn json_lines_serde_rejects_are_bad_records() {
         .unwrap();
     assert_eq!(bytes, &cases[0].1[..cases[0].1.len() - 1]);
 }
+
+const STDOUT_CHILD: &str = "PULSE_STDOUT_CHILD";
+
+/// Runs `copy` from the file in `PULSE_STDOUT_CHILD` to stdout (`-o -`); nothing otherwise.
+#[test]
+fn stdout_child() {
+    let Ok(input) = std::env::var(STDOUT_CHILD) else {
+        return;
+    };
+    run(&["-i".into(), input, "-o".into(), "-".into()]).unwrap();
+}
+
+/// `-o -` writes JSON lines to stdout, one per record, in order.
+#[test]
+fn output_to_stdout_is_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bids.jsonl");
+    let text: String = (0..50)
+        .map(|i| format!("{{\"auction\":{i},\"price\":{},\"t\":{}}}\n", i * 2, i * 10))
+        .collect();
+    fs::write(&input, &text).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "stdout_child", "--nocapture", "--test-threads=1"])
+        .env(STDOUT_CHILD, &input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // The test harness writes `test stdout_child ... ` before the first row.
+    let rows: Vec<Bid> = stdout
+        .lines()
+        .filter_map(|l| l.find("{\"").map(|i| &l[i..]))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let want: Vec<Bid> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows, want);
+}
+
+/// Events already in memory run through the one-worker driver batch by batch.
+#[test]
+fn a_memory_source_feeds_the_driver() {
+    use pulse::Pipeline;
+    use pulse::exec::{RunOptions, run_graph};
+    use pulse::io::{MemorySource, SinkSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let batches: Vec<Vec<Bid>> = (0..4)
+        .map(|b| {
+            (0..25)
+                .map(|i| Bid {
+                    auction: b * 25 + i,
+                    price: i,
+                    t: (b * 25 + i) as i64,
+                })
+                .collect()
+        })
+        .collect();
+    let all: Vec<Bid> = batches.concat();
+    let sink = copy
+        .open_sink(0, &SinkSpec::new("output", &s(&out)).unwrap())
+        .unwrap();
+    let summary = run_graph(
+        &mut copy.build(),
+        vec![Box::new(MemorySource::new("bids", batches))],
+        vec![sink],
+        &RunOptions::default(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(summary.inputs[0].1.records, 100);
+    let rows: Vec<Bid> = fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows, all);
+}

@@ -563,3 +563,26 @@ fn pulse_inspect_describes_parquet_output() {
         .to_string();
     assert_eq!(err, "/nonexistent/x: no such file or directory");
 }
+
+/// `row_group_size` bounds the rows of each row group of a written file (read from its
+/// metadata).
+#[test]
+fn row_groups_hold_at_most_row_group_size_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<_> = (0..230u64).map(|i| (sample(i), 0)).collect();
+    let opts = ParquetOptions {
+        partitioning: Partitioning::None,
+        row_group_size: 50,
+        ..Default::default()
+    };
+    let files = write(dir.path(), opts, rows, 230);
+    assert_eq!(files.len(), 1);
+    let reader = SerializedFileReader::new(File::open(&files[0]).unwrap()).unwrap();
+    let groups: Vec<i64> = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    assert_eq!(groups, [50, 50, 50, 50, 30]);
+}
