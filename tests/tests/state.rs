@@ -458,4 +458,18 @@ fn export_savepoint_and_the_savepoint_trigger_file() {
         std::fs::read_to_string(&out).unwrap(),
         std::fs::read_to_string(&want).unwrap()
     );
+
+    // `--fresh` forgets the stopped run's checkpoint (still in `state`) and reads it all.
+    let fresh = with(args(&["--fresh"])).unwrap();
+    assert_eq!(fresh.resumed_from, None);
+    assert_eq!(fresh.inputs[0].1.records, 3_000);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&want).unwrap()
+    );
+    let plain = with(args(&[])).unwrap();
+    assert_eq!(
+        plain.resumed_from, None,
+        "a finished run left no checkpoint"
+    );
 }
