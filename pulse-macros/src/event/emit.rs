@@ -34,18 +34,18 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
         let (col, ident, ty) = (&f.column, f.ident, f.ty);
         quote! { #col => <#ty as ::pulse::__private::ArrowField>::partition_value(&self.#ident), }
     });
-    let slot = |i: usize| format_ident!("f{}", i);
+    let slot = |i: usize| format_ident!("__pulse_f{}", i);
     let builder_fields = cols.iter().enumerate().map(|(i, f)| {
         let (s, ty) = (slot(i), f.ty);
         quote_spanned! {f.ty_span()=> #s: <#ty as ::pulse::__private::ArrowField>::Builder, }
     });
     let builder_new = cols.iter().enumerate().map(|(i, f)| {
         let (s, ty) = (slot(i), f.ty);
-        quote_spanned! {f.ty_span()=> #s: <<#ty as ::pulse::__private::ArrowField>::Builder as ::pulse::__private::ColumnBuilder<#ty>>::with_capacity(n), }
+        quote_spanned! {f.ty_span()=> #s: <<#ty as ::pulse::__private::ArrowField>::Builder as ::pulse::__private::ColumnBuilder<#ty>>::with_capacity(__pulse_n), }
     });
     let appends = cols.iter().enumerate().map(|(i, f)| {
         let (s, ty, ident) = (slot(i), f.ty, f.ident);
-        quote_spanned! {f.ty_span()=> ::pulse::__private::ColumnBuilder::<#ty>::append(&mut self.#s, &v.#ident); }
+        quote_spanned! {f.ty_span()=> ::pulse::__private::ColumnBuilder::<#ty>::append(&mut self.#s, &__pulse_v.#ident); }
     });
     let append_nulls = cols.iter().enumerate().map(|(i, f)| {
         let (s, ty) = (slot(i), f.ty);
@@ -64,12 +64,12 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
         let ty_str = quote!(#ty).to_string().replace(' ', "");
         quote_spanned! {f.ty_span()=>
             let #s = {
-                let column = ::pulse::__private::columnar::struct_column(array, path, #col, #name_str)?;
-                let at = ::pulse::__private::columnar::join(path, #col);
+                let __pulse_column = ::pulse::__private::columnar::struct_column(__pulse_array, __pulse_path, #col, #name_str)?;
+                let __pulse_at = ::pulse::__private::columnar::join(__pulse_path, #col);
                 if !<#ty as ::pulse::__private::ArrowField>::NULLABLE {
-                    ::pulse::__private::columnar::check_no_nulls(&column, array, &at, #ty_str)?;
+                    ::pulse::__private::columnar::check_no_nulls(&__pulse_column, __pulse_array, &__pulse_at, #ty_str)?;
                 }
-                <<#ty as ::pulse::__private::ArrowField>::Reader as ::pulse::__private::ColumnReader<#ty>>::new(&column, &at)?
+                <<#ty as ::pulse::__private::ArrowField>::Reader as ::pulse::__private::ColumnReader<#ty>>::new(&__pulse_column, &__pulse_at)?
             };
         }
     });
@@ -82,7 +82,7 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
         } else {
             let s = slot(next);
             next += 1;
-            quote! { #ident: ::pulse::__private::ColumnReader::<#ty>::read(&self.#s, i), }
+            quote! { #ident: ::pulse::__private::ColumnReader::<#ty>::read(&self.#s, __pulse_i), }
         }
     });
     let event_impl = if is_event { emit_event(c) } else { quote!() };
@@ -95,8 +95,8 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
                 fn arrow_fields() -> ::pulse::__private::arrow_schema::Fields {
                     ::pulse::__private::arrow_schema::Fields::from(::std::vec![#(#arrow),*])
                 }
-                fn partition_value(&self, column: &str) -> ::std::option::Option<::std::string::String> {
-                    match column {
+                fn partition_value(&self, __pulse_column: &str) -> ::std::option::Option<::std::string::String> {
+                    match __pulse_column {
                         #(#partition_arms)*
                         _ => ::std::option::Option::None,
                     }
@@ -111,11 +111,11 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
 
             #[automatically_derived]
             impl ::pulse::__private::ColumnBuilder<#name> for __PulseBuilder {
-                fn with_capacity(n: usize) -> Self {
-                    __PulseBuilder { #(#builder_new)* __nulls: ::pulse::__private::arrow_buffer::NullBufferBuilder::new(n) }
+                fn with_capacity(__pulse_n: usize) -> Self {
+                    __PulseBuilder { #(#builder_new)* __nulls: ::pulse::__private::arrow_buffer::NullBufferBuilder::new(__pulse_n) }
                 }
                 #[inline]
-                fn append(&mut self, v: &#name) {
+                fn append(&mut self, __pulse_v: &#name) {
                     #(#appends)*
                     self.__nulls.append_non_null();
                 }
@@ -140,19 +140,19 @@ pub fn emit(c: &Container<'_>, is_event: bool) -> TokenStream {
 
             #[automatically_derived]
             impl ::pulse::__private::ColumnReader<#name> for __PulseReader {
-                fn new(array: &::pulse::__private::arrow_array::ArrayRef, path: &str) -> ::pulse::Result<Self> {
+                fn new(__pulse_array: &::pulse::__private::arrow_array::ArrayRef, __pulse_path: &str) -> ::pulse::Result<Self> {
                     #(#reader_new)*
                     ::std::result::Result::Ok(__PulseReader {
                         #(#reader_slots,)*
-                        __nulls: ::pulse::__private::arrow_array::Array::nulls(array.as_ref()).cloned(),
+                        __nulls: ::pulse::__private::arrow_array::Array::nulls(__pulse_array.as_ref()).cloned(),
                     })
                 }
                 #[inline]
-                fn read(&self, i: usize) -> #name {
+                fn read(&self, __pulse_i: usize) -> #name {
                     #name { #(#reads)* }
                 }
-                fn is_null(&self, i: usize) -> bool {
-                    self.__nulls.as_ref().is_some_and(|n| n.is_null(i))
+                fn is_null(&self, __pulse_i: usize) -> bool {
+                    self.__nulls.as_ref().is_some_and(|__pulse_n| __pulse_n.is_null(__pulse_i))
                 }
             }
 
@@ -230,7 +230,7 @@ fn emit_decode_json(c: &Container<'_>) -> TokenStream {
                 if #slot.is_some() {
                     return ::std::option::Option::None;
                 }
-                #slot = ::std::option::Option::Some(#p.scan(&mut s)?);
+                #slot = ::std::option::Option::Some(#p.scan(&mut __pulse_s)?);
             }
         }
     });
@@ -239,17 +239,17 @@ fn emit_decode_json(c: &Container<'_>) -> TokenStream {
             .contains(|c: char| c == '"' || c == '\\' || c.is_control())
         {
             // A key that JSON escapes is left to the general loop.
-            return quote! { in_order = false; };
+            return quote! { __pulse_in_order = false; };
         }
         let quoted = format!("\"{}\":", f.json_key);
         let quoted = syn::LitByteStr::new(quoted.as_bytes(), proc_macro2::Span::call_site());
         let p = probe(f.ty);
         quote! {
-            if in_order {
-                if s.key_is(#quoted) {
-                    #slot = ::std::option::Option::Some(#p.scan(&mut s)?);
+            if __pulse_in_order {
+                if __pulse_s.key_is(#quoted) {
+                    #slot = ::std::option::Option::Some(#p.scan(&mut __pulse_s)?);
                 } else {
-                    in_order = false;
+                    __pulse_in_order = false;
                 }
             }
         }
@@ -257,29 +257,29 @@ fn emit_decode_json(c: &Container<'_>) -> TokenStream {
     let inits = c.fields.iter().zip(&slots).map(|(f, slot)| {
         let ident = f.ident;
         let p = probe(f.ty);
-        quote!(#ident: match #slot { ::std::option::Option::Some(v) => v, ::std::option::Option::None => #p.missing()? })
+        quote!(#ident: match #slot { ::std::option::Option::Some(__pulse_v) => __pulse_v, ::std::option::Option::None => #p.missing()? })
     });
     quote! {
         #[inline]
-        fn decode_json(line: &[u8]) -> ::std::option::Option<Self> {
+        fn decode_json(__pulse_line: &[u8]) -> ::std::option::Option<Self> {
             #[allow(unused_imports)]
             use ::pulse::__private::{NoJson as _, ViaJson as _};
             if !(true #(&& #fast)*) {
                 return ::std::option::Option::None;
             }
-            let mut s = ::pulse::__private::JsonScanner::new(line);
-            s.begin()?;
+            let mut __pulse_s = ::pulse::__private::JsonScanner::new(__pulse_line);
+            __pulse_s.begin()?;
             #(let mut #slots = ::std::option::Option::None;)*
-            let mut in_order = true;
+            let mut __pulse_in_order = true;
             #(#in_order)*
-            let _ = in_order;
-            while let ::std::option::Option::Some(key) = s.key()? {
-                match key {
+            let _ = __pulse_in_order;
+            while let ::std::option::Option::Some(__pulse_key) = __pulse_s.key()? {
+                match __pulse_key {
                     #(#arms)*
-                    _ => s.skip_value()?,
+                    _ => __pulse_s.skip_value()?,
                 }
             }
-            s.end()?;
+            __pulse_s.end()?;
             ::std::option::Option::Some(Self { #(#inits),* })
         }
     }
@@ -309,8 +309,8 @@ fn emit_enum(c: &Container<'_>, variants: &[(&syn::Ident, String)]) -> TokenStre
                 fn index(&self) -> usize {
                     match self { #(#index)* }
                 }
-                fn from_index(index: usize) -> Self {
-                    match index { #(#from)* _ => #last }
+                fn from_index(__pulse_index: usize) -> Self {
+                    match __pulse_index { #(#from)* _ => #last }
                 }
             }
             #[automatically_derived]
@@ -324,8 +324,8 @@ fn emit_enum(c: &Container<'_>, variants: &[(&syn::Ident, String)]) -> TokenStre
                 type Builder = ::pulse::__private::columnar::EnumColumn<#name>;
                 type Reader = ::pulse::__private::columnar::EnumReader<#name>;
                 fn partition_value(&self) -> ::std::option::Option<::std::string::String> {
-                    let names = <#name as ::pulse::__private::columnar::UnitEnum>::VARIANTS;
-                    ::std::option::Option::Some(names[::pulse::__private::columnar::UnitEnum::index(self)].to_string())
+                    let __pulse_names = <#name as ::pulse::__private::columnar::UnitEnum>::VARIANTS;
+                    ::std::option::Option::Some(__pulse_names[::pulse::__private::columnar::UnitEnum::index(self)].to_string())
                 }
             }
         };

@@ -652,6 +652,11 @@ pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) ->
 
                 #[allow(unused, clippy::all)]
                 fn build(&self) -> impl ::pulse::__private::Graph + use<> {
+                    // The pipeline's unit struct would make every `|#name|` closure parameter
+                    // and `let #name` in the body a pattern of that struct; a function of the
+                    // same name shadows it here, and a binding may shadow a function.
+                    #[allow(non_snake_case, dead_code)]
+                    fn #name() {}
                     #(#prelude)*
                     #ctors
                     #(#fan_out_checks)*
