@@ -172,6 +172,7 @@ fn crash(workers: usize, kills_wanted: u32) {
     let mut runs = 0;
     let mut refused = false;
     let mut resumes = 0;
+    let mut slack = Duration::ZERO;
     let started = Instant::now();
     loop {
         runs += 1;
@@ -190,7 +191,8 @@ fn crash(workers: usize, kills_wanted: u32) {
             // can finish however fast this build runs it: the latest moment is a run's share
             // of the uninterrupted job, less on more workers.
             let latest = (reference_took / (kills_wanted * workers as u32))
-                .clamp(Duration::from_millis(200), Duration::from_millis(600));
+                .clamp(Duration::from_millis(200), Duration::from_millis(600))
+                + slack;
             let delay = Duration::from_millis(100 + seed % (latest.as_millis() as u64 - 100));
             std::thread::sleep(delay);
             if child.try_wait().unwrap().is_none() {
@@ -214,7 +216,14 @@ fn crash(workers: usize, kills_wanted: u32) {
                     "kill {kills:>2}: SIGKILL after {:>3} ms of run {runs} ({resumed})",
                     delay.as_millis()
                 );
-                resumes += usize::from(resumed != "a fresh start");
+                if resumed != "a fresh start" {
+                    resumes += 1;
+                } else if kills > 1 {
+                    // The run before this one was killed before its first checkpoint: on a
+                    // slow machine, give the next runs longer, so kills keep landing after
+                    // checkpoints rather than before them.
+                    slack = (slack + Duration::from_millis(100)).min(Duration::from_secs(2));
+                }
                 let saved = || {
                     let store = pulse::checkpoint::CheckpointStore::open(&state).unwrap();
                     store.latest().unwrap().is_some()
