@@ -252,7 +252,7 @@ pub fn to_read(sources: &[Box<dyn Source>], live: &[bool], order: &mut Vec<usize
 /// inputs element by element as a function of the inputs alone, so a `union` or a join sees
 /// the same order, and gives the same results, for every batch size. `None` if some live input
 /// cannot tell its progress.
-pub fn merge_next(sources: &[Box<dyn Source>], live: &[bool]) -> Option<(usize, i64)> {
+pub(crate) fn merge_next(sources: &[Box<dyn Source>], live: &[bool]) -> Option<(usize, i64)> {
     let mut highs = Vec::with_capacity(sources.len());
     for port in (0..sources.len()).filter(|&p| live[p]) {
         highs.push((sources[port].progress()?, port));

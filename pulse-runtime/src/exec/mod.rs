@@ -1,6 +1,7 @@
 //! Execution: the loop that drives a compiled graph from sources to sinks.
 
 mod driver;
+mod order;
 mod parallel;
 
 pub use driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph, to_read};

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 
+use super::order::{Ahead, ORDER, Prefix};
 use super::{Checkpointing, RunOptions, RunSummary};
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::error::{Error, Result};
@@ -128,58 +129,6 @@ struct Shared {
     /// In an ordered run: the last part processed and the `watermark` operators' states after
     /// it, which the worker of the next part starts from.
     prefix: Mutex<Prefix>,
-}
-
-/// The last part of the input processed in an ordered run, and the `watermark` operators'
-/// states after it (saved in checkpoints as the position of [`ORDER`]).
-#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
-struct Prefix {
-    part: Option<u64>,
-    states: Snapshot,
-}
-
-/// The name under which an ordered run checkpoints its [`Prefix`], beside the inputs.
-const ORDER: &str = "__order";
-
-/// A part of the input read ahead in an ordered run: its number, where it starts (the position
-/// a checkpoint saves while it waits to be processed), and its batches.
-struct Ahead {
-    part: u64,
-    at: Vec<u8>,
-    batches: Vec<Box<dyn Any>>,
-    /// Whether the whole part is read.
-    read: bool,
-}
-
-impl Ahead {
-    /// The part `src` reads next, nothing of it read yet.
-    fn at(src: &dyn Source) -> Self {
-        Ahead {
-            part: src.segment(),
-            at: src.position(),
-            batches: vec![],
-            read: false,
-        }
-    }
-
-    /// Reads one more batch of this part from `src` (into a spare batch if there is one);
-    /// clears `live` at the end of the input.
-    fn read_batch(
-        &mut self,
-        src: &mut dyn Source,
-        spare: &mut Vec<Box<dyn Any>>,
-        live: &mut bool,
-        batch_size: usize,
-    ) -> Result<()> {
-        let mut b = spare.pop().unwrap_or_else(|| src.new_batch());
-        let more = src.read_batch(b.as_mut(), batch_size.max(1))?;
-        self.batches.push(b);
-        if !more {
-            *live = false;
-        }
-        self.read = !more || src.segment() != self.part;
-        Ok(())
-    }
 }
 
 impl Shared {
