@@ -383,6 +383,50 @@ fn remove_output(output: &Path) {
     }
 }
 
+/// A canonical result row: key, window start and end (ms), count and volume.
+type CanonicalRow = (u64, i64, i64, u64, u64);
+
+/// The hand loop's rows in `path`, sorted.
+fn hand_file_rows(path: &Path) -> Vec<CanonicalRow> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        key: u64,
+        start: i64,
+        end: i64,
+        value: (u64, u64),
+    }
+    let mut rows: Vec<CanonicalRow> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let r: Line = serde_json::from_str(l).unwrap();
+            (r.key, r.start, r.end, r.value.0, r.value.1)
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// The canonical query's rows Pulse wrote to `path`, sorted.
+fn pulse_rows(path: &Path) -> Vec<CanonicalRow> {
+    let mut rows: Vec<CanonicalRow> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let w: pulse::Window<u64, (u64, u64)> = serde_json::from_str(l).unwrap();
+            (
+                w.key,
+                w.start.millis(),
+                w.end.millis(),
+                w.value.0,
+                w.value.1,
+            )
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
 fn hand_jsonl(input: &Path, output: &Path) -> (f64, usize) {
     remove_output(output);
     let start = Instant::now();
@@ -706,10 +750,15 @@ fn jsonl_mode(events: usize) {
         }};
     }
     let w = workers().max(1);
+    // Each keeps its output, so the rows (not only their number) are compared below.
+    let (out_hand, out_parallel) = (
+        dir.path().join("out-hand.jsonl"),
+        dir.path().join("out-parallel.jsonl"),
+    );
     let [hand, pulse_canonical, parallel] = alternating(|| {
         let (secs, outputs, rss) = best(|| {
             reset_peak_rss();
-            hand_jsonl(&bids, &out)
+            hand_jsonl(&bids, &out_hand)
         });
         let hand = Row {
             query: "canonical (hand)",
@@ -722,7 +771,7 @@ fn jsonl_mode(events: usize) {
         let (secs, outputs, rss) = if w > 1 {
             best(|| {
                 reset_peak_rss();
-                jsonl(canonical, &[("bids", &bids)], &out, w)
+                jsonl(canonical, &[("bids", &bids)], &out_parallel, w)
             })
         } else {
             (f64::NAN, 0, 0.0)
@@ -750,6 +799,17 @@ fn jsonl_mode(events: usize) {
         pulse_canonical.outputs, hand.outputs,
         "both write the same windows"
     );
+    let want = hand_file_rows(&out_hand);
+    assert!(
+        pulse_rows(&out) == want,
+        "Pulse writes the hand loop's rows"
+    );
+    if w > 1 {
+        assert!(
+            pulse_rows(&out_parallel) == want,
+            "{w} workers write the hand loop's rows"
+        );
+    }
     for row in [
         file!("q0", q0),
         file!("q1", q1),
