@@ -136,3 +136,113 @@ fn malformed_lines_are_left_to_serde() {
         "serde attributes leave decoding to serde"
     );
 }
+
+/// Cases of the byte-level differential fuzz below: `PULSE_FUZZ_CASES` for a long run.
+fn fuzz_cases() -> u32 {
+    std::env::var("PULSE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096)
+}
+
+/// One edit of a line: overwrite, insert or delete a byte, cut the line, or splice a piece of
+/// trouble in (invalid UTF-8, control characters, huge or odd numbers, escapes, a BOM, CRLF,
+/// a duplicate key, deep nesting).
+#[derive(Clone, Debug)]
+enum Edit {
+    Set(usize, u8),
+    Insert(usize, u8),
+    Delete(usize),
+    Cut(usize),
+    Splice(usize, &'static [u8]),
+}
+
+const TROUBLE: &[&[u8]] = &[
+    b"\xff",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\x00",
+    b"\x1f",
+    b"\t",
+    b"\r",
+    b"\xef\xbb\xbf",
+    b"18446744073709551616",
+    b"-9223372036854775809",
+    b"1e400",
+    b"-0",
+    b"1.0e-400",
+    b"NaN",
+    b"Infinity",
+    b"\\u0000",
+    b"\\ud800",
+    b"\\q",
+    b"\"id\":7,",
+    b"\"ts\":7,",
+    b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+    b"{\"a\":{\"b\":{\"c\":{}}}}",
+    b"\"zz\":@@,",
+    b" ",
+    b",",
+    b"}",
+    b"\"",
+];
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+        any::<usize>().prop_map(Edit::Delete),
+        any::<usize>().prop_map(Edit::Cut),
+        (any::<usize>(), proptest::sample::select(TROUBLE)).prop_map(|(i, t)| Edit::Splice(i, t)),
+    ]
+}
+
+fn apply(line: &mut Vec<u8>, e: &Edit) {
+    let at = |i: usize, len: usize| if len == 0 { 0 } else { i % (len + 1) };
+    match *e {
+        Edit::Set(i, b) if !line.is_empty() => {
+            let i = i % line.len();
+            line[i] = b;
+        }
+        Edit::Insert(i, b) => line.insert(at(i, line.len()), b),
+        Edit::Delete(i) if !line.is_empty() => {
+            line.remove(i % line.len());
+        }
+        Edit::Cut(i) => line.truncate(at(i, line.len())),
+        Edit::Splice(i, t) => {
+            let i = at(i, line.len());
+            line.splice(i..i, t.iter().copied());
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+
+    /// Differential fuzzing of the derive's decoder against the reference (the line as UTF-8
+    /// text through `serde_json`): on mutated lines, whatever the fast path accepts, the
+    /// reference accepts with the same value; what it gives up on goes to the reference anyway.
+    /// Nothing panics.
+    #[test]
+    fn mutated_lines_decode_as_serde_or_not_at_all(
+        w in wide(),
+        edits in proptest::collection::vec(edit(), 1..4),
+    ) {
+        let mut line = serde_json::to_vec(&w).unwrap();
+        for e in &edits {
+            apply(&mut line, e);
+        }
+        let reference = std::str::from_utf8(&line)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Wide>(t).ok());
+        if let Some(fast) = Wide::decode_json(&line) {
+            prop_assert_eq!(
+                Some(&fast),
+                reference.as_ref(),
+                "accepted what the reference does not, or gave another value: {:?}",
+                String::from_utf8_lossy(&line)
+            );
+        }
+    }
+}

@@ -73,6 +73,8 @@ impl<'a> JsonScanner<'a> {
         }
         self.first = false;
         let k = self.raw_str()?;
+        // A key matched against the struct's is text; an unknown one must be too.
+        std::str::from_utf8(k).ok()?;
         self.ws();
         self.eat(b':')?;
         self.ws();
@@ -110,7 +112,8 @@ impl<'a> JsonScanner<'a> {
         (self.i == self.b.len()).then_some(())
     }
 
-    /// A string without escapes, without its quotes.
+    /// A string without escapes or control characters (which JSON does not allow raw), without
+    /// its quotes.
     #[inline]
     fn raw_str(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
@@ -123,12 +126,12 @@ impl<'a> JsonScanner<'a> {
                     self.i = start + len + 1;
                     return Some(&self.b[start..start + len]);
                 }
-                b'\\' => return None,
+                b'\\' | 0..0x20 => return None,
                 _ => {}
             }
         }
         let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
-        if self.b[start + len] == b'\\' {
+        if self.b[start + len] == b'\\' || self.b[start..start + len].iter().any(|&c| c < 0x20) {
             return None;
         }
         self.i = start + len + 1;
