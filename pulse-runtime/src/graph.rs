@@ -77,20 +77,7 @@ pub trait Graph {
 
     /// Saves every operator's state under its stable id.
     fn snapshot(&self) -> Result<Snapshot> {
-        let mut snap = Snapshot::new();
-        let mut err = Ok(());
-        self.for_each_operator(&mut |id, op| {
-            if err.is_ok() {
-                match op.snapshot() {
-                    Ok(Some(bytes)) => {
-                        snap.insert(id.to_string(), bytes);
-                    }
-                    Ok(None) => {}
-                    Err(e) => err = Err(named(id, e)),
-                }
-            }
-        });
-        err.map(|()| snap)
+        snapshot_of(self, |_| true)
     }
     /// Restores state saved by [`snapshot`](Self::snapshot); operators not in it start empty.
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
@@ -104,20 +91,7 @@ pub trait Graph {
     }
     /// The state of every `watermark` operator, by id: what it has seen of the input.
     fn watermark_states(&self) -> Result<Snapshot> {
-        let mut snap = Snapshot::new();
-        let mut err = Ok(());
-        self.for_each_operator(&mut |id, op| {
-            if op.is_watermark() && err.is_ok() {
-                match op.snapshot() {
-                    Ok(Some(bytes)) => {
-                        snap.insert(id.to_string(), bytes);
-                    }
-                    Ok(None) => {}
-                    Err(e) => err = Err(named(id, e)),
-                }
-            }
-        });
-        err.map(|()| snap)
+        snapshot_of(self, |op| op.is_watermark())
     }
     /// Sets every `watermark` operator to the state another copy of the graph had (from
     /// [`watermark_states`](Self::watermark_states)) and moves the watermarks through the
@@ -193,6 +167,27 @@ pub trait Graph {
         });
         n
     }
+}
+
+/// The state of the operators of `g` that `which` picks, by stable id.
+fn snapshot_of<G: Graph + ?Sized>(
+    g: &G,
+    which: impl Fn(&dyn Operator) -> bool,
+) -> Result<Snapshot> {
+    let mut snap = Snapshot::new();
+    let mut err = Ok(());
+    g.for_each_operator(&mut |id, op| {
+        if err.is_ok() && which(op) {
+            match op.snapshot() {
+                Ok(Some(bytes)) => {
+                    snap.insert(id.to_string(), bytes);
+                }
+                Ok(None) => {}
+                Err(e) => err = Err(named(id, e)),
+            }
+        }
+    });
+    err.map(|()| snap)
 }
 
 fn named(id: &str, e: crate::Error) -> crate::Error {
