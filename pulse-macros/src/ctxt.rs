@@ -27,6 +27,11 @@ impl Ctxt {
         self.push(syn::Error::new(span, msg));
     }
 
+    /// Whether any error was recorded so far.
+    pub fn has_errors(&self) -> bool {
+        self.errors.borrow().as_ref().is_some_and(|e| !e.is_empty())
+    }
+
     /// Records a `syn` error.
     pub fn push(&self, err: syn::Error) {
         self.errors

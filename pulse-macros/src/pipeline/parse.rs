@@ -127,7 +127,12 @@ pub fn parse(cx: &Ctxt, f: &syn::ItemFn) -> Option<Parsed> {
         (Some(e), Some(types)) => p.outputs(e, types),
         (Some(_), None) => return Some(Parsed { graph: p.graph, prelude, fan_outs: p.fan_outs }),
     }
-    p.check_unused();
+    // A stream left unread is often the follow-on of an earlier mistake (the argument of a
+    // `union` or `join` that was refused, a returned tuple of the wrong size): one mistake,
+    // one error, so it is reported only when nothing else is.
+    if !cx.has_errors() {
+        p.check_unused();
+    }
     Some(Parsed {
         graph: p.graph,
         prelude,
