@@ -1,4 +1,4 @@
-//! Crash recovery: a pipeline over 2 M events, some far beyond the watermark bound,
+//! Crash recovery: a pipeline over 2 M events (4 M on two workers), some far beyond the bound,
 //! checkpointing every 50 ms, is killed with SIGKILL at 25 random moments (50 on two workers)
 //! and restarted each time; its committed output (JSON lines and Parquet) must equal an
 //! uninterrupted one-worker run's: nothing lost, nothing duplicated, no element judged late in
@@ -51,6 +51,7 @@ fn crashy(bids: Stream<Bid>) -> (Stream<Volume>, Stream<Bid>) {
 }
 
 const CHILD: &str = "PULSE_CRASH_CHILD";
+/// Events per worker: two workers get twice as many, so 50 kills fit in the run.
 const EVENTS: u64 = 2_000_000;
 const KILLS: u32 = 25;
 
@@ -124,7 +125,7 @@ fn crash(workers: usize, kills_wanted: u32) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("bids.jsonl");
     let mut w = BufWriter::new(std::fs::File::create(&input).unwrap());
-    for i in 0..EVENTS {
+    for i in 0..EVENTS * workers as u64 {
         // ~1 event per ms, arriving up to 300 ms out of order (inside the 500 ms bound), and
         // one in 499 up to 3 s late: far beyond the bound, late or not by what came before.
         let late = if i % 499 == 0 { 3000 } else { 300 };
@@ -173,6 +174,7 @@ fn crash(workers: usize, kills_wanted: u32) {
     let mut refused = false;
     let mut resumes = 0;
     let mut slack = Duration::ZERO;
+    let mut fresh_in_a_row = 0;
     let started = Instant::now();
     loop {
         runs += 1;
@@ -218,11 +220,14 @@ fn crash(workers: usize, kills_wanted: u32) {
                 );
                 if resumed != "a fresh start" {
                     resumes += 1;
-                } else if kills > 1 {
-                    // The run before this one was killed before its first checkpoint: on a
-                    // slow machine, give the next runs longer, so kills keep landing after
-                    // checkpoints rather than before them.
-                    slack = (slack + Duration::from_millis(100)).min(Duration::from_secs(2));
+                    fresh_in_a_row = 0;
+                } else {
+                    fresh_in_a_row += 1;
+                    if fresh_in_a_row >= 3 {
+                        // Runs keep being killed before their first checkpoint: on a slow
+                        // machine, give the next ones longer, so kills land after checkpoints.
+                        slack = (slack + Duration::from_millis(100)).min(Duration::from_secs(2));
+                    }
                 }
                 let saved = || {
                     let store = pulse::checkpoint::CheckpointStore::open(&state).unwrap();
