@@ -316,11 +316,11 @@ fn counts(bids: Stream<Bid>) -> Stream<pulse::Window<u64, u64>> {
         .aggregate(Count)
 }
 
-/// Runs `counts` over 30 k bids on `workers` threads under a 256 KiB budget, and once on one
+/// Runs `counts` over `n` bids on `workers` threads under a 256 KiB budget, and once on one
 /// worker without checkpoints; returns the first run's summary and both outputs.
-fn counts_under_budget(workers: &str) -> (pulse::exec::RunSummary, String, String) {
+fn counts_under_budget(workers: &str, n: u64) -> (pulse::exec::RunSummary, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let bids = input(dir.path(), 30_000, 500);
+    let bids = input(dir.path(), n, 500);
     let (small, whole) = (
         dir.path().join("small.jsonl"),
         dir.path().join("whole.jsonl"),
@@ -354,7 +354,7 @@ fn counts_under_budget(workers: &str) -> (pulse::exec::RunSummary, String, Strin
 
 #[test]
 fn windows_past_the_memory_budget_are_evicted_to_fjall_and_give_the_same_output() {
-    let (budget, small, whole) = counts_under_budget("1");
+    let (budget, small, whole) = counts_under_budget("1", 30_000);
     assert!(
         budget.evicted > 20 && budget.checkpoints > 2,
         "about 70 windows of 500 keys each pass 256 KiB: {budget}"
@@ -364,7 +364,9 @@ fn windows_past_the_memory_budget_are_evicted_to_fjall_and_give_the_same_output(
 
 #[test]
 fn two_workers_past_the_memory_budget_evict_and_give_the_rows_of_one() {
-    let (budget, small, whole) = counts_under_budget("2");
+    // Two workers process the input a part (1 MiB stripe) at a time and check the budget
+    // between parts: 60 k bids are 3 parts, 30 k only 2.
+    let (budget, small, whole) = counts_under_budget("2", 60_000);
     assert!(
         budget.evicted > 10 && budget.checkpoints > 2,
         "the budget triggers checkpoints and eviction on two workers: {budget}"

@@ -710,7 +710,7 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
 }
 
 /// The files a path or glob names, sorted; an error if there are none.
-fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
+pub(super) fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
     let is_glob = pattern.contains(['*', '?', '[']);
     if !is_glob {
         let p = PathBuf::from(pattern);

@@ -91,18 +91,8 @@ fn files_named(path: &str) -> Vec<PathBuf> {
         });
         return out;
     }
-    if p.exists() {
-        return vec![p.to_path_buf()];
-    }
-    if path.contains(['*', '?', '['])
-        && let Ok(paths) = glob::glob(path)
-    {
-        return paths
-            .filter_map(|p| p.ok())
-            .filter(|p| p.is_file())
-            .collect();
-    }
-    vec![]
+    // What a file source would read (one that would not open is refused when it opens).
+    super::file_source::expand(path).unwrap_or_default()
 }
 
 /// `p` made absolute with links resolved, as far as it exists (an output may not yet).

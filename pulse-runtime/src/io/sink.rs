@@ -45,6 +45,23 @@ impl Staged {
         Ok((staged, file))
     }
 
+    /// Opens the in-progress file cut back to the length a checkpoint `record` holds: what was
+    /// written after the checkpoint goes (a replay writes it again, or the run had finished).
+    fn cut_back(&self, record: &[u8]) -> Result<File> {
+        let len: u64 = postcard::from_bytes(record).map_err(|e| {
+            Error::config(format!(
+                "{}: bad checkpoint record: {e}",
+                self.path.display()
+            ))
+        })?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.tmp)
+            .map_err(|e| Error::io(&self.tmp, e))?;
+        file.set_len(len).map_err(|e| Error::io(&self.tmp, e))?;
+        Ok(file)
+    }
+
     fn publish(&self) -> Result<()> {
         std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
     }
@@ -80,9 +97,6 @@ fn open_out(target: &SinkTarget, resume: Option<&[u8]>) -> Result<Out> {
                 Out::File(BufWriter::with_capacity(1 << 16, file), staged)
             }
             Some(record) => {
-                let len: u64 = postcard::from_bytes(record).map_err(|e| {
-                    Error::config(format!("{}: bad checkpoint record: {e}", p.display()))
-                })?;
                 let (staged, _) = Staged::paths(p);
                 if !staged.tmp.exists() && !staged.path.exists() {
                     // Restored (from a savepoint) into a new output: it holds only what comes
@@ -95,12 +109,7 @@ fn open_out(target: &SinkTarget, resume: Option<&[u8]>) -> Result<Out> {
                     std::fs::rename(&staged.path, &staged.tmp)
                         .map_err(|e| Error::io(&staged.tmp, e))?;
                 }
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&staged.tmp)
-                    .map_err(|e| Error::io(&staged.tmp, e))?;
-                // Drop what was written after the checkpoint: the replay writes it again.
-                file.set_len(len).map_err(|e| Error::io(&staged.tmp, e))?;
+                let mut file = staged.cut_back(record)?;
                 use std::io::Seek;
                 file.seek(std::io::SeekFrom::End(0))
                     .map_err(|e| Error::io(&staged.tmp, e))?;
@@ -171,13 +180,7 @@ pub fn publish_finished(spec: &SinkSpec) -> Result<()> {
     if !staged.tmp.exists() {
         return Ok(());
     }
-    let len: u64 = postcard::from_bytes(record)
-        .map_err(|e| Error::config(format!("{}: bad checkpoint record: {e}", path.display())))?;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&staged.tmp)
-        .map_err(|e| Error::io(&staged.tmp, e))?;
-    file.set_len(len).map_err(|e| Error::io(&staged.tmp, e))?;
+    let file = staged.cut_back(record)?;
     file.sync_all().map_err(|e| Error::io(&staged.tmp, e))?;
     staged.publish()
 }
