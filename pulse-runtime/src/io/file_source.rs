@@ -429,26 +429,31 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                         self.stats.records += 1;
                         continue;
                     }
-                    if *end != u64::MAX {
-                        // A striped file: count the lines before this one.
-                        *line = line_number(path, counted, *offset - n as u64)?;
-                    }
+                    // In a striped file the line's number is known only by counting the lines
+                    // before it: done for a bad line only, not for every line serde decodes.
+                    let start = *offset - n as u64;
+                    let mut number = |line: &mut u64| -> Result<u64> {
+                        if *end != u64::MAX {
+                            *line = line_number(path, counted, start)?;
+                        }
+                        Ok(*line)
+                    };
                     match std::str::from_utf8(raw) {
                         Ok(text) if text.trim().is_empty() => continue,
                         Ok(text) => match serde_json::from_str::<T>(text) {
                             Ok(x) => batch.push(x),
                             Err(_) => {
                                 let (field, message) = json_error::<T>(text);
-                                let raw = text.to_string();
-                                failed = Some((path.clone(), *line, field, message, raw, None));
+                                let (raw, line) = (text.to_string(), number(line)?);
+                                failed = Some((path.clone(), line, field, message, raw, None));
                             }
                         },
                         Err(e) => {
                             // The lossy text to read, and the bytes as they were.
                             let text = String::from_utf8_lossy(raw).into_owned();
                             let message = format!("not UTF-8: {e}");
-                            let bytes = Some(base64(raw));
-                            failed = Some((path.clone(), *line, None, message, text, bytes));
+                            let (bytes, line) = (Some(base64(raw)), number(line)?);
+                            failed = Some((path.clone(), line, None, message, text, bytes));
                         }
                     }
                 }
