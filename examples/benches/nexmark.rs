@@ -24,7 +24,7 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use pulse::exec::{RunOptions, run_parallel};
+use pulse::exec::{Endpoints, Launch, RunOptions};
 use pulse::io::{MemorySource, Sink, Source};
 use pulse::{Graph, Input, Output, Pipeline};
 use pulse_examples::nexmark::{
@@ -205,7 +205,15 @@ where
         workers,
     };
     let start = Instant::now();
-    let summary = run_parallel(&p, workers, &open, vec![Box::new(sink)], &opts, None).unwrap();
+    let launch = Launch {
+        options: opts,
+        ..Launch::default()
+    };
+    let ends = Endpoints {
+        sources: &open,
+        sinks: vec![Box::new(sink)],
+    };
+    let summary = launch.run_with(&p, ends).unwrap();
     (start.elapsed().as_secs_f64(), summary.outputs[0].1 as usize)
 }
 

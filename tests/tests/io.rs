@@ -234,7 +234,7 @@ fn explain_plan_does_not_need_bindings() {
         .unwrap();
     assert_eq!(plan.explain.as_deref(), Some("mermaid"));
     assert_eq!(
-        plan.sinks[0].target,
+        plan.launch.sinks[0].target,
         pulse::io::SinkTarget::Stdout,
         "unbound outputs default to stdout"
     );
@@ -683,7 +683,7 @@ fn output_to_stdout_is_json_lines() {
 #[test]
 fn a_memory_source_feeds_the_driver() {
     use pulse::Pipeline;
-    use pulse::exec::{RunOptions, run_graph};
+    use pulse::exec::{Endpoints, Launch};
     use pulse::io::{MemorySource, SinkSpec};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
@@ -702,14 +702,16 @@ fn a_memory_source_feeds_the_driver() {
     let sink = copy
         .open_sink(0, &SinkSpec::new("output", &s(&out)).unwrap())
         .unwrap();
-    let summary = run_graph(
-        &mut copy.build(),
-        vec![Box::new(MemorySource::new("bids", batches))],
-        vec![sink],
-        &RunOptions::default(),
-        None,
-    )
-    .unwrap();
+    let batches = std::sync::Mutex::new(Some(batches));
+    let open = |_w: usize| -> pulse::Result<Vec<Box<dyn pulse::io::Source>>> {
+        let batches = batches.lock().unwrap().take().expect("opened once");
+        Ok(vec![Box::new(MemorySource::new("bids", batches))])
+    };
+    let ends = Endpoints {
+        sources: &open,
+        sinks: vec![sink],
+    };
+    let summary = Launch::default().run_with(&copy, ends).unwrap();
     assert_eq!(summary.inputs[0].1.records, 100);
     let rows: Vec<Bid> = fs::read_to_string(&out)
         .unwrap()

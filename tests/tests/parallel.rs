@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use pulse::exec::{RunOptions, run_parallel};
+use pulse::exec::{Endpoints, Launch, RunOptions};
 use pulse::io::{BadRecordPolicy, FileSource, Format, SinkSpec, Source, SourceSpec, Split};
 use pulse::prelude::*;
 use pulse::{Pipeline, Result, Window};
@@ -230,7 +230,19 @@ fn run_on<P: Pipeline>(
         progress: false,
         workers,
     };
-    let summary = run_parallel(&p, workers, &open, vec![sink], &opts, None).unwrap();
+    let launch = Launch {
+        options: opts,
+        ..Launch::default()
+    };
+    let summary = launch
+        .run_with(
+            &p,
+            Endpoints {
+                sources: &open,
+                sinks: vec![sink],
+            },
+        )
+        .unwrap();
     assert_eq!(
         summary.late, 0,
         "the input's disorder stays within the bound"
@@ -686,7 +698,19 @@ fn run_outputs<P: Pipeline>(
         progress: false,
         workers,
     };
-    run_parallel(&p, workers, &open, sinks, &opts, None).unwrap();
+    let launch = Launch {
+        options: opts,
+        ..Launch::default()
+    };
+    launch
+        .run_with(
+            &p,
+            Endpoints {
+                sources: &open,
+                sinks,
+            },
+        )
+        .unwrap();
     outs.iter()
         .map(|o| {
             let mut lines: Vec<String> = fs::read_to_string(o)

@@ -20,7 +20,7 @@ pub struct RunOptions {
     pub batch_size: usize,
     /// Print a progress line to stderr every couple of seconds (default: when stderr is a terminal).
     pub progress: bool,
-    /// Worker threads, each running a copy of the graph (see [`run_parallel`](super::run_parallel)).
+    /// Worker threads, each running a copy of the graph (the parallel driver, see [`Launch`](super::Launch)).
     pub workers: usize,
 }
 
@@ -184,6 +184,9 @@ pub struct RunSummary {
     pub workers: usize,
     /// The checkpoint the run resumed from, if it did not start from the beginning.
     pub resumed_from: Option<u64>,
+    /// The run of `resumed_from` had finished before it stopped: this launch only published
+    /// its outputs and read nothing.
+    pub finished_earlier: bool,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -371,5 +374,6 @@ pub fn run_graph<G: Graph + ?Sized>(
         evicted: checkpointing.as_ref().map_or(0, |c| c.evicted),
         workers: 1,
         resumed_from: None,
+        finished_earlier: false,
     })
 }

@@ -1,10 +1,12 @@
-//! Execution: the loop that drives a compiled graph from sources to sinks.
+//! Execution: the launcher that starts a run, and the drivers that move records from sources
+//! through a compiled graph to sinks.
 
 mod driver;
+mod launch;
 mod order;
 mod parallel;
 
-pub use driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph, to_read};
-pub use parallel::{
-    OpenSources, ParallelCheckpoints, check_workers, run_parallel, worker_id, worker_input,
-};
+pub(crate) use driver::Checkpointing;
+pub use driver::{RunOptions, RunSummary, Savepoints, to_read};
+pub use launch::{CheckpointPlan, Endpoints, Launch};
+pub use parallel::{OpenSources, worker_input};

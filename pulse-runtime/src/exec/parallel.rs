@@ -569,6 +569,7 @@ pub fn run_parallel<P: Pipeline>(
             .map_or(0, |c| c.checkpointing.savepoints_taken),
         evicted,
         resumed_from: None,
+        finished_earlier: false,
     })
 }
 

@@ -2,7 +2,7 @@
 //!
 //! In a parallel run `key_by` is also the exchange: an element whose key belongs to another
 //! worker waits in that worker's outbox, and the driver sends it there (see
-//! [`crate::exec::run_parallel`]). Its watermark downstream is the minimum over every worker's.
+//! the parallel driver in `exec/parallel.rs`). Its watermark downstream is the minimum over every worker's.
 //! When a windowed aggregate follows that can pre-aggregate ([`Combiner`]), the `key_by` keeps
 //! every element on the worker that read it, and the aggregate sends partial accumulators
 //! instead.

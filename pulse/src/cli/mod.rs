@@ -9,15 +9,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, Command};
-use pulse_runtime::checkpoint::{CheckpointStore, check_restorable};
-use pulse_runtime::exec::{
-    Checkpointing, ParallelCheckpoints, RunOptions, RunSummary, Savepoints, check_workers,
-    run_graph, run_parallel, worker_id,
-};
-use pulse_runtime::io::{
-    BadRecordPolicy, Format, SinkSpec, SourceSpec, Split, check_bindings, publish_finished,
-};
-use pulse_runtime::{Error, Graph, Pipeline, Result};
+use pulse_runtime::exec::{CheckpointPlan, Launch, RunOptions, RunSummary, Savepoints};
+use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec};
+use pulse_runtime::{Error, Pipeline, Result};
 
 pub use config::Config;
 
@@ -46,44 +40,13 @@ pub struct App<P> {
     outputs: Vec<(String, String)>,
 }
 
-/// How a port was bound, after flags, config and defaults are merged.
+/// What the command line asked for: a run, or the graph printed.
 #[derive(Debug)]
 pub struct Plan {
-    /// One per input port.
-    pub sources: Vec<SourceSpec>,
-    /// One per output port.
-    pub sinks: Vec<SinkSpec>,
-    /// Driver options.
-    pub options: RunOptions,
+    /// Bindings, options and checkpoints of the run.
+    pub launch: Launch,
     /// Print the graph instead of running: `text` or `mermaid`.
     pub explain: Option<String>,
-    /// No summary on stderr.
-    pub quiet: bool,
-    /// Where checkpoints go, and how; `None` without checkpoints.
-    pub checkpoints: Option<CheckpointPlan>,
-    /// Forget earlier state before running.
-    pub fresh: bool,
-    /// A Parquet output may go into a directory holding files Pulse did not write.
-    pub append: bool,
-}
-
-/// How a run checkpoints, restores and exports state.
-#[derive(Debug, Clone)]
-pub struct CheckpointPlan {
-    /// The fjall state directory.
-    pub dir: PathBuf,
-    /// Time between checkpoints.
-    pub interval: std::time::Duration,
-    /// Bytes of keyed state kept in memory.
-    pub memory_budget: Option<usize>,
-    /// Savepoint directory, interval, retention and on-demand trigger file.
-    pub savepoints: Savepoints,
-    /// Start from this savepoint instead of the latest checkpoint.
-    pub restore_from: Option<PathBuf>,
-    /// Drop state of operators the pipeline no longer has.
-    pub allow_non_restored_state: bool,
-    /// Export the latest checkpoint to this directory and exit.
-    pub export_savepoint: Option<PathBuf>,
 }
 
 impl<P: Pipeline> App<P> {
@@ -128,195 +91,13 @@ impl<P: Pipeline> App<P> {
             }
             return Ok(RunSummary::default());
         }
-        check_bindings(&plan.sources, &plan.sinks, plan.append)?;
-        let workers = plan.options.workers;
-        let mut graph = self.pipeline.build();
-        let store = match &plan.checkpoints {
-            Some(c) => {
-                if plan.fresh && c.dir.exists() {
-                    std::fs::remove_dir_all(&c.dir).map_err(|e| Error::Io {
-                        path: c.dir.clone(),
-                        source: e,
-                    })?;
-                }
-                let store = CheckpointStore::open(&c.dir)?;
-                if let Some(to) = &c.export_savepoint {
-                    return match store.export_savepoint(to)? {
-                        Some(cp) => {
-                            eprintln!(
-                                "{}: checkpoint {} exported to {}",
-                                P::NAME,
-                                cp.id,
-                                to.display()
-                            );
-                            Ok(RunSummary::default())
-                        }
-                        None => Err(Error::config(format!(
-                            "{} holds no checkpoint to export",
-                            c.dir.display()
-                        ))),
-                    };
-                }
-                if let Some(from) = &c.restore_from {
-                    let cp = store.import_savepoint(from)?;
-                    if !plan.quiet {
-                        eprintln!(
-                            "{}: restoring savepoint {} (checkpoint {})",
-                            P::NAME,
-                            from.display(),
-                            cp.id
-                        );
-                    }
-                }
-                Some(store)
-            }
-            None => None,
-        };
-        let resume = match &store {
-            Some(s) => s.latest()?,
-            None => None,
-        };
-        if let (Some(s), None) = (&store, &resume) {
-            // State left by a finished run (or none): start from the beginning, empty.
-            s.reset()?;
-        }
-        let mut sink_specs = plan.sinks.clone();
-        if let Some((cp, _)) = &resume {
-            let dir = store.as_ref().expect("resume comes from a store").dir();
-            if cp.pipeline != P::NAME || cp.sinks.len() != plan.sinks.len() {
-                return Err(Error::config(format!(
-                    "the state in {} belongs to pipeline `{}` with {} outputs; pass --fresh to start over",
-                    dir.display(),
-                    cp.pipeline,
-                    cp.sinks.len()
-                )));
-            }
-            let inputs: Vec<&str> = P::INPUTS.iter().map(|p| p.name).collect();
-            check_workers(cp, &inputs, workers)
-                .map_err(|e| Error::config(format!("{}: {e}", dir.display())))?;
-            let allow = plan
-                .checkpoints
-                .as_ref()
-                .is_some_and(|c| c.allow_non_restored_state);
-            let mut fingerprints = graph.fingerprints();
-            if workers > 1 {
-                fingerprints = (0..workers)
-                    .flat_map(|w| {
-                        fingerprints
-                            .iter()
-                            .map(move |(id, f)| (worker_id(w, id), f.clone()))
-                    })
-                    .collect();
-            }
-            check_restorable(cp, &fingerprints, allow)?;
-            for (spec, (_, record)) in sink_specs.iter_mut().zip(&cp.sinks) {
-                spec.resume = Some(record.clone());
-            }
-        }
-        if let Some((cp, _)) = resume.as_ref().filter(|(cp, _)| cp.finished) {
-            // The run had finished: its last checkpoint was taken and its outputs were being
-            // published when it stopped. Publish the rest; run nothing again.
-            for spec in &sink_specs {
-                publish_finished(spec)?;
-            }
-            let store = store.as_ref().expect("resume comes from a store");
-            store.clear()?;
-            if !plan.quiet {
-                eprintln!(
-                    "{}: the run of checkpoint {} in {} had finished; its outputs are published",
-                    P::NAME,
-                    cp.id,
-                    store.dir().display()
-                );
-            }
-            return Ok(RunSummary {
-                resumed_from: Some(cp.id),
-                ..RunSummary::default()
-            });
-        }
-        // Sinks open after the sources, so a bad input binding creates no output file.
-        let open_sinks = || {
-            sink_specs
-                .iter()
-                .enumerate()
-                .map(|(j, s)| self.pipeline.open_sink(j, s))
-                .collect::<Result<Vec<_>>>()
-        };
-        let mut next_id = 1;
-        if let Some((cp, _)) = &resume {
-            next_id = cp.id + 1;
-            if !plan.quiet {
-                eprintln!(
-                    "{}: resuming from checkpoint {} in {}",
-                    P::NAME,
-                    cp.id,
-                    store.as_ref().expect("store").dir().display()
-                );
-            }
-        }
-        let checkpointing = match (&store, &plan.checkpoints) {
-            (Some(store), Some(c)) => Some(Checkpointing {
-                store,
-                interval: c.interval,
-                pipeline: P::NAME,
-                next_id,
-                memory_budget: c.memory_budget,
-                savepoints: Some(c.savepoints.clone()),
-                last_savepoint: None,
-                savepoints_taken: 0,
-                evicted: 0,
-            }),
-            _ => None,
-        };
-        let mut summary = if workers > 1 {
-            drop(graph);
-            let open = |w: usize| {
-                plan.sources
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let mut s = s.clone();
-                        s.split = Split::new(w, workers);
-                        self.pipeline.open_source(i, &s)
-                    })
-                    .collect::<Result<Vec<_>>>()
-            };
-            // Worker 0's share opens as a check of every binding; each worker opens its own.
-            drop(open(0)?);
-            let sinks = open_sinks()?;
-            let checkpoints = checkpointing.map(|checkpointing| ParallelCheckpoints {
-                checkpointing,
-                resume: resume.as_ref(),
-            });
-            run_parallel(
-                &self.pipeline,
-                workers,
-                &open,
-                sinks,
-                &plan.options,
-                checkpoints,
-            )?
-        } else {
-            let mut sources = plan
-                .sources
-                .iter()
-                .enumerate()
-                .map(|(i, s)| self.pipeline.open_source(i, s))
-                .collect::<Result<Vec<_>>>()?;
-            let sinks = open_sinks()?;
-            if let Some(s) = &store {
-                graph.attach(s)?;
-            }
-            if let Some((cp, state)) = &resume {
-                graph.restore(state)?;
-                for (src, (_, pos)) in sources.iter_mut().zip(&cp.sources) {
-                    src.seek(pos)?;
-                }
-            }
-            run_graph(&mut graph, sources, sinks, &plan.options, checkpointing)?
-        };
-        summary.resumed_from = resume.as_ref().map(|(cp, _)| cp.id);
-        if !plan.quiet {
+        let summary = plan.launch.run(&self.pipeline)?;
+        let exported = plan
+            .launch
+            .checkpoints
+            .as_ref()
+            .is_some_and(|c| c.export_savepoint.is_some());
+        if !plan.launch.quiet && !exported && !summary.finished_earlier {
             eprintln!("{} {summary}", P::NAME);
         }
         Ok(summary)
@@ -502,14 +283,16 @@ impl<P: Pipeline> App<P> {
             ));
         }
         Ok(Plan {
-            sources,
-            sinks,
-            options,
+            launch: Launch {
+                sources,
+                sinks,
+                options,
+                checkpoints,
+                fresh: m.get_flag("fresh"),
+                append: m.get_flag("append"),
+                quiet: m.get_flag("quiet"),
+            },
             explain: m.get_one::<String>("explain").cloned(),
-            quiet: m.get_flag("quiet"),
-            checkpoints,
-            fresh: m.get_flag("fresh"),
-            append: m.get_flag("append"),
         })
     }
 }
