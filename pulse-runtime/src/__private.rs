@@ -31,21 +31,6 @@ pub mod ops {
     use crate::watermark::WatermarkStrategy;
     use crate::window::WindowAssigner;
 
-    /// A fan-in point (union, or the input of a two-input operator): elements wait here until
-    /// the node is drained in topological order.
-    pub struct FanIn<T> {
-        pub buf: Vec<(T, i64)>,
-    }
-    impl<T> FanIn<T> {
-        /// Buffers one element of one of the inputs; they must all carry `T`.
-        #[inline(always)]
-        pub fn push<X: SameAs<T>>(&mut self, x: X, ts: i64) {
-            self.buf.push((x.cast(), ts))
-        }
-    }
-    impl<T> Node for FanIn<T> {
-        type Out = T;
-    }
     /// Appends to an output; the stream must carry the output's declared type.
     #[inline(always)]
     pub fn push_output<O, X: SameAs<O>>(out: &mut Vec<(O, i64)>, x: X, ts: i64) {
@@ -61,29 +46,6 @@ pub mod ops {
             out.append(results)
         }
     }
-    impl<T> Operator for FanIn<T> {}
-
-    /// Type witness of a window's late side output.
-    pub struct LatePort<T>(std::marker::PhantomData<fn() -> T>);
-    impl<T> Node for LatePort<T> {
-        type Out = T;
-    }
-
-    /// Marks two types that must be equal; the message names both.
-    #[diagnostic::on_unimplemented(
-        message = "expected a stream of `{T}`, found a stream of `{Self}`",
-        label = "this stream carries `{Self}`, not `{T}`"
-    )]
-    pub trait SameAs<T> {
-        fn cast(self) -> T;
-    }
-    impl<T> SameAs<T> for T {
-        #[inline(always)]
-        fn cast(self) -> T {
-            self
-        }
-    }
-
     /// Elements of a stream used more than once are cloned for all but the last use.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` must implement `Clone` because its stream is used more than once",

@@ -9,31 +9,17 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
+use super::lower::Lowered;
 use super::model::{Consumer, Kind, PipelineGraph, type_name};
-use super::parse::Parsed;
+use super::registry::Flow;
 
 /// `kind` with every closure in its arguments made `move`: the graph keeps them for the whole
 /// run, so they must own what they capture, and a user who forgot `move` would otherwise meet
 /// `borrowed value does not live long enough` at a local that is only read.
 fn owned(kind: &Kind) -> Kind {
     let mut kind = kind.clone();
-    match &mut kind {
-        Kind::Map(f)
-        | Kind::Filter(f)
-        | Kind::FilterMap(f)
-        | Kind::FlatMap(f)
-        | Kind::Inspect(f)
-        | Kind::KeyBy(f)
-        | Kind::Watermark(f) => make_move(f),
-        Kind::Window { agg, .. } => make_move(agg),
-        Kind::Join { f, .. } => make_move(f),
-        Kind::Process { f, on_timer } => {
-            make_move(f);
-            if let Some(g) = on_timer {
-                make_move(g);
-            }
-        }
-        Kind::Source { .. } | Kind::Late | Kind::Union => {}
+    if let Kind::Op { args, .. } = &mut kind {
+        args.iter_mut().for_each(make_move);
     }
     kind
 }
@@ -74,7 +60,7 @@ impl Emitter<'_> {
     fn slots(&self) -> Vec<syn::Ident> {
         let mut v: Vec<_> = (0..self.g.nodes.len()).map(n).collect();
         for (k, node) in self.g.nodes.iter().enumerate() {
-            if matches!(node.kind, Kind::Join { .. }) {
+            if node.kind.op().flow == Flow::BufferedPair {
                 v.push(b(k));
             }
         }
@@ -123,12 +109,12 @@ impl Emitter<'_> {
         };
         let nk = n(k);
         let node = &self.g.nodes[k];
-        match &node.kind {
-            Kind::Union => {
+        match node.kind.op().flow {
+            Flow::Buffered => {
                 let push = quote_spanned!(span=> #nk.push(x, ts));
                 quote! { #push; }
             }
-            Kind::Join { .. } => {
+            Flow::BufferedPair => {
                 let bk = b(k);
                 let side = if input == 0 {
                     quote!(Left)
@@ -137,13 +123,13 @@ impl Emitter<'_> {
                 };
                 quote! { #bk.buf.push((::pulse::__private::Either::#side(x), ts)); }
             }
-            Kind::Late => self.to_consumers(k, 0),
-            Kind::Window { .. } => {
+            Flow::PassThrough => self.to_consumers(k, 0),
+            Flow::WithLate => {
                 let main = self.to_consumers(k, 0);
                 let late = self.to_consumers(k, 1);
                 quote! { #nk.push(x, ts, &mut |x, ts| { #main }, &mut |x, ts| { #late }); }
             }
-            _ => {
+            Flow::Unary | Flow::Source => {
                 let main = self.to_consumers(k, 0);
                 quote! { #nk.push(x, ts, &mut |x, ts| { #main }); }
             }
@@ -156,56 +142,33 @@ impl Emitter<'_> {
         for (k, node) in self.g.nodes.iter().enumerate() {
             let nk = n(k);
             let sp = node.span;
-            let up = node.inputs.first().map(|e| n(e.from));
             let kind = owned(&node.kind);
             let ctor = match &kind {
                 Kind::Source { ty, .. } => {
                     let ts = syn::spanned::Spanned::span(ty);
                     quote_spanned!(ts=> ::pulse::__private::ops::source::<#ty>())
                 }
-                Kind::Map(f) => quote_spanned!(sp=> ::pulse::__private::ops::map(&#up, #f)),
-                Kind::Filter(f) => quote_spanned!(sp=> ::pulse::__private::ops::filter(&#up, #f)),
-                Kind::FilterMap(f) => {
-                    quote_spanned!(sp=> ::pulse::__private::ops::filter_map(&#up, #f))
-                }
-                Kind::FlatMap(f) => {
-                    quote_spanned!(sp=> ::pulse::__private::ops::flat_map(&#up, #f))
-                }
-                Kind::Inspect(f) => quote_spanned!(sp=> ::pulse::__private::ops::inspect(&#up, #f)),
-                Kind::KeyBy(f) => quote_spanned!(sp=> ::pulse::__private::ops::key_by(&#up, #f)),
-                Kind::Watermark(s) => {
-                    quote_spanned!(sp=> ::pulse::__private::ops::watermark(&#up, #s))
-                }
-                Kind::Window {
-                    assigner,
-                    lateness,
-                    agg,
-                } => {
-                    let l = match lateness {
-                        Some(l) => quote!(#l),
-                        None => quote!(::std::time::Duration::ZERO),
+                Kind::Op { op, ctor, args } => {
+                    let ctor = format_ident!("{}", ctor, span = sp);
+                    let ups: Vec<_> = node.inputs.iter().map(|e| n(e.from)).collect();
+                    if op.flow == Flow::BufferedPair {
+                        let bk = b(k);
+                        let (l, r) = (&ups[0], &ups[1]);
+                        out.extend(
+                            quote! { let #bk = ::pulse::__private::ops::join_input(&#l, &#r); },
+                        );
+                    }
+                    // A fan-in node's type comes from its first input; the others are checked
+                    // where they are pushed.
+                    let ups = if op.flow == Flow::Buffered {
+                        &ups[..1]
+                    } else {
+                        &ups[..]
                     };
-                    quote_spanned!(sp=> ::pulse::__private::ops::window(&#up, #assigner, #l, #agg))
-                }
-                Kind::Late => quote_spanned!(sp=> ::pulse::__private::ops::late(&#up)),
-                Kind::Union => quote_spanned!(sp=> ::pulse::__private::ops::union(&#up)),
-                Kind::Join { assigner, f } => {
-                    let (l, r) = (n(node.inputs[0].from), n(node.inputs[1].from));
-                    let bk = b(k);
-                    out.extend(quote! { let #bk = ::pulse::__private::ops::join_input(&#l, &#r); });
-                    quote_spanned!(sp=> ::pulse::__private::ops::join(&#l, &#r, #assigner, #f))
-                }
-                Kind::Process { f, on_timer: None } => {
-                    quote_spanned!(sp=> ::pulse::__private::ops::process(&#up, #f))
-                }
-                Kind::Process {
-                    f,
-                    on_timer: Some(g),
-                } => {
-                    quote_spanned!(sp=> ::pulse::__private::ops::process_timers(&#up, #f, #g))
+                    quote_spanned!(sp=> ::pulse::__private::ops::#ctor(#(&#ups,)* #(#args),*))
                 }
             };
-            if node.kind.is_stateful() {
+            if node.kind.op().stateful {
                 let id = &node.id;
                 out.extend(quote! { let #nk = ::pulse::__private::ops::identify(#ctor, #id); });
             } else {
@@ -222,7 +185,7 @@ impl Emitter<'_> {
 
     fn fan_in_nodes(&self) -> Vec<usize> {
         (0..self.g.nodes.len())
-            .filter(|&k| self.g.nodes[k].kind.is_fan_in())
+            .filter(|&k| self.g.nodes[k].kind.op().is_fan_in())
             .collect()
     }
 
@@ -234,8 +197,8 @@ impl Emitter<'_> {
         for k in self.fan_in_nodes() {
             let name = format_ident!("__drain_{}", k);
             let nk = n(k);
-            let body = match &self.g.nodes[k].kind {
-                Kind::Union => {
+            let body = match self.g.nodes[k].kind.op().flow {
+                Flow::Buffered => {
                     let c = self.to_consumers(k, 0);
                     quote! { for (x, ts) in #nk.buf.drain(..) { #c } }
                 }
@@ -264,27 +227,29 @@ impl Emitter<'_> {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, nd)| !matches!(nd.kind, Kind::Source { .. }))
+            .filter(|(_, nd)| nd.kind.op().flow != Flow::Source)
             .map(|(k, node)| {
                 let nk = n(k);
                 let inputs: Vec<usize> = node.inputs.iter().map(|e| e.from).collect();
-                let drain = if node.kind.is_fan_in() {
+                let op = node.kind.op();
+                let drain = if op.is_fan_in() {
                     let d = format_ident!("__drain_{}", k);
                     quote! { #d(st); }
                 } else {
                     quote!()
                 };
-                let fire = match node.kind {
-                    Kind::Window { .. } | Kind::Join { .. } | Kind::Process { .. } => {
-                        let c = self.to_consumers(k, 0);
-                        quote! { #nk.on_watermark(m, &mut |x, ts| { #c }); }
-                    }
-                    _ => quote!(),
+                let fire = if op.on_watermark {
+                    let c = self.to_consumers(k, 0);
+                    quote! { #nk.on_watermark(m, &mut |x, ts| { #c }); }
+                } else {
+                    quote!()
                 };
-                let out_wm = match node.kind {
-                    Kind::Watermark(_) => quote! { #nk.current().max(__w.inp[#k]) },
-                    Kind::KeyBy(_) => quote! { #nk.combine(__w.inp[#k]) },
-                    _ => quote! { __w.inp[#k] },
+                let out_wm = if op.makes_watermark {
+                    quote! { #nk.current().max(__w.inp[#k]) }
+                } else if op.exchange {
+                    quote! { #nk.combine(__w.inp[#k]) }
+                } else {
+                    quote! { __w.inp[#k] }
                 };
                 quote! {
                     #drain
@@ -312,7 +277,7 @@ impl Emitter<'_> {
     fn advanced(&self) -> TokenStream {
         let pat = self.pattern();
         let wm_checks = (0..self.g.nodes.len())
-            .filter(|&k| matches!(self.g.nodes[k].kind, Kind::Watermark(_)))
+            .filter(|&k| self.g.nodes[k].kind.op().makes_watermark)
             .map(|k| {
                 let nk = n(k);
                 quote! { || #nk.current() > __w.out[#k] }
@@ -371,7 +336,7 @@ impl Emitter<'_> {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, nd)| matches!(nd.kind, Kind::Source { .. }))
+            .filter(|(_, nd)| nd.kind.op().flow == Flow::Source)
             .map(|(k, _)| k)
             .collect();
         let nsrc = sources.len();
@@ -388,7 +353,7 @@ impl Emitter<'_> {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, nd)| nd.kind.is_stateful())
+            .filter(|(_, nd)| nd.kind.op().stateful)
             .collect();
         let visits = stateful.iter().map(|(k, nd)| {
             let nk = n(*k);
@@ -401,7 +366,7 @@ impl Emitter<'_> {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, nd)| matches!(nd.kind, Kind::Process { .. }))
+            .filter(|(_, nd)| nd.kind.op().clock)
             .map(|(k, _)| {
                 let nk = n(k);
                 let c = self.to_consumers(k, 0);
@@ -416,24 +381,21 @@ impl Emitter<'_> {
             .collect();
         let advanced = self.advanced();
         let exchanges: Vec<usize> = (0..self.g.nodes.len())
-            .filter(|&k| matches!(self.g.nodes[k].kind, Kind::KeyBy(_)))
+            .filter(|&k| self.g.nodes[k].kind.op().exchange)
             .collect();
         // The windowed aggregate that is all a `key_by` feeds pre-aggregates in parallel runs.
         let combiner = |k: usize| match self.g.consumers(k, 0).as_slice() {
-            [Consumer::Node { node, .. }]
-                if matches!(self.g.nodes[*node].kind, Kind::Window { .. }) =>
-            {
-                Some(*node)
-            }
+            [Consumer::Node { node, .. }] if self.g.nodes[*node].kind.op().combines => Some(*node),
             _ => None,
         };
         // Whether another `key_by` lies upstream of node `k`: its elements then arrive from that
         // exchange's owners, not in the order of the input (nodes are in topological order).
         let mut behind_exchange = vec![false; self.g.nodes.len()];
         for k in 0..self.g.nodes.len() {
-            behind_exchange[k] = self.g.nodes[k].inputs.iter().any(|e| {
-                behind_exchange[e.from] || matches!(self.g.nodes[e.from].kind, Kind::KeyBy(_))
-            });
+            behind_exchange[k] = self.g.nodes[k]
+                .inputs
+                .iter()
+                .any(|e| behind_exchange[e.from] || self.g.nodes[e.from].kind.op().exchange);
         }
         let visit_ex = exchanges.iter().enumerate().map(|(e, &k)| {
             let nk = n(k);
@@ -564,7 +526,7 @@ impl Emitter<'_> {
     }
 }
 
-pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Parsed) -> TokenStream {
+pub fn emit(vis: &syn::Visibility, attrs: &[syn::Attribute], parsed: &Lowered) -> TokenStream {
     let g = &parsed.graph;
     let e = Emitter { g };
     let name = syn::Ident::new(&g.name, Span::call_site());

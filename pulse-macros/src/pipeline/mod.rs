@@ -1,8 +1,10 @@
 //! `#[pipeline]`: parse the function into a graph, validate it, emit one static graph type.
 
+mod ast;
 mod emit;
+mod lower;
 mod model;
-mod parse;
+mod registry;
 
 use proc_macro2::TokenStream;
 
@@ -16,9 +18,9 @@ pub fn expand(args: TokenStream, f: syn::ItemFn) -> TokenStream {
             "`#[pipeline]` takes no arguments; name operators with `.name(\"..\")`",
         );
     }
-    let parsed = parse::parse(&cx, &f);
+    let lowered = lower::lower(&cx, &f);
     let out = match cx.check() {
-        Ok(()) => emit::emit(&f.vis, &f.attrs, &parsed.expect("no errors")),
+        Ok(()) => emit::emit(&f.vis, &f.attrs, &lowered),
         Err(e) => {
             let mut ts = emit::fallback(&f);
             ts.extend(e.into_compile_error());
@@ -30,3 +32,6 @@ pub fn expand(args: TokenStream, f: syn::ItemFn) -> TokenStream {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,67 +2,41 @@
 
 use proc_macro2::Span;
 
-/// What a node does. The user's argument expressions ride along for emission.
+use super::registry::{self, Flow, Op};
+
+/// What a node does: a pipeline input, or a registered operator with the user's argument
+/// expressions, which ride along for emission.
 #[derive(Clone)]
 pub enum Kind {
     Source {
         port: usize,
-        ty: syn::Type,
+        ty: Box<syn::Type>,
     },
-    Map(syn::Expr),
-    Filter(syn::Expr),
-    FilterMap(syn::Expr),
-    FlatMap(syn::Expr),
-    Inspect(syn::Expr),
-    KeyBy(syn::Expr),
-    Watermark(syn::Expr),
-    Window {
-        assigner: syn::Expr,
-        lateness: Option<syn::Expr>,
-        agg: syn::Expr,
-    },
-    Late,
-    Union,
-    Join {
-        assigner: syn::Expr,
-        f: syn::Expr,
-    },
-    Process {
-        f: syn::Expr,
-        on_timer: Option<syn::Expr>,
+    Op {
+        op: &'static Op,
+        /// The constructor in `__private::ops` (`process` becomes `process_timers` with an
+        /// `on_timer`).
+        ctor: &'static str,
+        /// The constructor's arguments after the upstream node(s).
+        args: Vec<syn::Expr>,
     },
 }
 
 impl Kind {
-    pub fn op_name(&self) -> &'static str {
-        match self {
-            Kind::Source { .. } => "source",
-            Kind::Map(_) => "map",
-            Kind::Filter(_) => "filter",
-            Kind::FilterMap(_) => "filter_map",
-            Kind::FlatMap(_) => "flat_map",
-            Kind::Inspect(_) => "inspect",
-            Kind::KeyBy(_) => "key_by",
-            Kind::Watermark(_) => "watermark",
-            Kind::Window { .. } => "window",
-            Kind::Late => "late",
-            Kind::Union => "union",
-            Kind::Join { .. } => "join",
-            Kind::Process { .. } => "process",
+    pub fn new(op: &'static Op, args: Vec<syn::Expr>) -> Self {
+        Kind::Op {
+            op,
+            ctor: op.ctor,
+            args,
         }
     }
 
-    /// Nodes whose state is saved in checkpoints.
-    pub fn is_stateful(&self) -> bool {
-        matches!(
-            self,
-            Kind::Watermark(_) | Kind::Window { .. } | Kind::Join { .. } | Kind::Process { .. }
-        )
-    }
-
-    /// Nodes where several inputs meet: elements wait in a buffer until drained in order.
-    pub fn is_fan_in(&self) -> bool {
-        matches!(self, Kind::Union | Kind::Join { .. })
+    /// The registry entry; inputs have the `source` pseudo-entry.
+    pub fn op(&self) -> &'static Op {
+        match self {
+            Kind::Source { .. } => &registry::SOURCE,
+            Kind::Op { op, .. } => op,
+        }
     }
 }
 
@@ -145,7 +119,7 @@ impl PipelineGraph {
                 let p = &self.inputs[*port];
                 format!("{}: {}", p.name, type_name(&p.ty))
             }
-            k => k.op_name().to_string(),
+            k => k.op().node.to_string(),
         }
     }
 
@@ -191,8 +165,8 @@ impl PipelineGraph {
         let mut s = String::from("flowchart LR\n");
         for (k, n) in self.nodes.iter().enumerate() {
             let label = self.label(k).replace('"', "'");
-            match n.kind {
-                Kind::Source { .. } => s.push_str(&format!("  n{k}([\"{label}\"])\n")),
+            match n.kind.op().flow {
+                Flow::Source => s.push_str(&format!("  n{k}([\"{label}\"])\n")),
                 _ => s.push_str(&format!("  n{k}[\"{label}\"]\n")),
             }
         }

@@ -1,5 +1,6 @@
 //! Operators: one per file, all statically dispatched; this module holds the shared contract.
 
+mod fan_in;
 mod join;
 mod key_by;
 mod order;
@@ -10,6 +11,7 @@ mod stateless;
 mod watermark;
 mod window;
 
+pub use fan_in::{FanIn, LatePort, SameAs};
 pub use join::{Either, WindowJoin};
 pub use key_by::{Combiner, Exchange, KeyBy};
 pub use panes::{Found, PaneState, Panes};
