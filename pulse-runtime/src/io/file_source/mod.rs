@@ -1,10 +1,17 @@
 //! File sources: JSONL and CSV decoded straight into the event type, one file or a glob.
 
+mod errors;
+mod stripe;
+#[cfg(test)]
+mod tests;
+
+use errors::{base64, csv_error, json_error};
 use std::any::Any;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use stripe::{line_number, stripe_at};
 
 use serde::de::DeserializeOwned;
 
@@ -539,181 +546,6 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
     }
 }
 
-impl Reader {
-    /// Whether a striped JSON lines reader is past its stripe.
-    #[inline]
-    fn stripe_done(&self) -> bool {
-        matches!(self, Reader::Jsonl { offset, end, .. } if offset >= end)
-    }
-}
-
-/// Moves a JSON lines reader to the stripe starting at `start`: the lines that start in
-/// `start..start + stripe`. Returns `false` if the file ends first.
-fn stripe_at(r: &mut Reader, start: u64, stripe: u64) -> Result<bool> {
-    use std::io::Seek;
-    let Reader::Jsonl {
-        path,
-        reader,
-        offset,
-        end,
-        len,
-        ..
-    } = r
-    else {
-        unreachable!("only JSON lines files are striped")
-    };
-    if start >= *len {
-        return Ok(false);
-    }
-    *end = start + stripe;
-    if start == 0 {
-        *offset = 0;
-        reader
-            .seek(std::io::SeekFrom::Start(0))
-            .map_err(|e| Error::io(&*path, e))?;
-        return Ok(true);
-    }
-    // The line that crosses into the stripe belongs to the stripe before: skip through the
-    // first newline at or after `start - 1`.
-    reader
-        .seek(std::io::SeekFrom::Start(start - 1))
-        .map_err(|e| Error::io(&*path, e))?;
-    let mut skipped = 0u64;
-    loop {
-        let buf = reader.fill_buf().map_err(|e| Error::io(&*path, e))?;
-        if buf.is_empty() {
-            return Ok(false);
-        }
-        if let Some(i) = memchr::memchr(b'\n', buf) {
-            reader.consume(i + 1);
-            skipped += i as u64 + 1;
-            break;
-        }
-        let n = buf.len();
-        reader.consume(n);
-        skipped += n as u64;
-    }
-    *offset = start - 1 + skipped;
-    Ok(true)
-}
-
-/// The line number of the line starting at `at`, counting newlines from `counted` (an earlier
-/// offset and the newlines before it), which moves to `at`.
-fn line_number(path: &Path, counted: &mut (u64, u64), at: u64) -> Result<u64> {
-    use std::io::{Read, Seek};
-    if at < counted.0 {
-        *counted = (0, 0);
-    }
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    f.seek(std::io::SeekFrom::Start(counted.0))
-        .map_err(|e| Error::io(path, e))?;
-    let mut left = at - counted.0;
-    let mut buf = vec![0u8; 1 << 16];
-    while left > 0 {
-        let want = buf.len().min(left as usize);
-        let n = f.read(&mut buf[..want]).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        counted.1 += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        left -= n as u64;
-    }
-    *counted = (at, counted.1);
-    Ok(counted.1 + 1)
-}
-
-/// Re-decodes a failed line, tracking the path, to name the field at fault.
-fn json_error<T: DeserializeOwned>(text: &str) -> (Option<String>, String) {
-    let mut de = serde_json::Deserializer::from_str(text);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(_) => match de.end() {
-            Err(e) => (
-                None,
-                format!(
-                    "unexpected characters after the record (column {})",
-                    e.column()
-                ),
-            ),
-            Ok(()) => (None, "record did not decode".into()),
-        },
-        Err(e) => {
-            let path = e.path().to_string();
-            // `?`: the error came before a key was read whole (a cut-off line).
-            let field = (path != "." && path != "?" && !path.is_empty()).then_some(path);
-            let inner = e.into_inner();
-            if inner.is_eof() {
-                return (
-                    field,
-                    format!(
-                        "the line ends inside the record (column {}): is it cut off?",
-                        inner.column()
-                    ),
-                );
-            }
-            let message = inner.to_string();
-            let message = match message.find(" at line ") {
-                Some(i) => format!("{} (column {})", &message[..i], inner.column()),
-                None => message,
-            };
-            (field, out_of_range(message))
-        }
-    }
-}
-
-/// Standard base64 with padding, for bytes a dead letter cannot hold as text.
-fn base64(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(DIGITS[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// serde_json reads an integer too large for `u64` as a float, and then reports a float where
-/// an integer was expected: say that the number is out of range instead.
-fn out_of_range(message: String) -> String {
-    let Some(rest) = message.strip_prefix("invalid type: floating point `") else {
-        return message;
-    };
-    let Some((number, expected)) = rest.split_once("`, expected ") else {
-        return message;
-    };
-    let whole = number
-        .parse::<f64>()
-        .is_ok_and(|v| v.fract() == 0.0 && v.abs() >= 9.2e18);
-    let integer = [
-        "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "usize", "isize",
-    ]
-    .iter()
-    .any(|t| expected.starts_with(t));
-    if whole && integer {
-        let ty = expected.split(' ').next().unwrap_or(expected);
-        return format!("number {number} is out of range for {ty}");
-    }
-    message
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line());
-    Error::BadRecord {
-        path: path.to_path_buf(),
-        line,
-        field: None,
-        message: e.to_string(),
-    }
-}
-
 /// The files a path or glob names, sorted; an error if there are none.
 pub(super) fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
     let is_glob = pattern.contains(['*', '?', '[']);
@@ -735,16 +567,4 @@ pub(super) fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
         return Err(Error::config(format!("no file matches `{pattern}`")));
     }
     Ok(files)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_is_the_standard_alphabet_with_padding() {
-        assert_eq!(super::base64(b""), "");
-        assert_eq!(super::base64(b"f"), "Zg==");
-        assert_eq!(super::base64(b"fo"), "Zm8=");
-        assert_eq!(super::base64(b"foo"), "Zm9v");
-        assert_eq!(super::base64(b"\xff\xfe\x00a"), "//4AYQ==");
-    }
 }
