@@ -389,3 +389,43 @@ where
         (self.propagate)(&mut self.st)
     }
 }
+
+/// The graph of a pipeline that did not compile: the macro's fallback returns it so that uses
+/// of the pipeline add no errors of their own. It is never run.
+pub struct Unbuilt;
+
+impl Graph for Unbuilt {
+    fn push_batch(&mut self, _: usize, _: &mut dyn std::any::Any) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn input_watermark(&mut self, _: usize, _: i64) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn set_idle(&mut self, _: usize, _: bool) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn drain_output(&mut self, _: usize, _: &mut dyn std::any::Any) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn advance_processing_time(&mut self, _: i64) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn for_each_operator(&self, _: &mut dyn FnMut(&'static str, &dyn Operator)) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn for_each_operator_mut(&mut self, _: &mut dyn FnMut(&'static str, &mut dyn Operator)) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn for_each_exchange(&mut self, _: &mut crate::graph::ExchangeVisitor<'_>) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn push_exchange(&mut self, _: usize, _: &mut dyn std::any::Any) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn merge_partials(&mut self, _: usize, _: &mut dyn std::any::Any) {
+        unreachable!("the pipeline did not compile")
+    }
+    fn propagate_watermarks(&mut self) {
+        unreachable!("the pipeline did not compile")
+    }
+}

@@ -319,3 +319,49 @@ impl<const N: usize> Default for Marks<N> {
         Self::new()
     }
 }
+
+/// A `#[pipeline]` function is its pipeline: the macro keeps the function item `name()` in the
+/// value namespace (so closure parameters and `let`s named after it stay ordinary bindings) and
+/// hangs the graph on the type it returns.
+impl<F, P> Pipeline for F
+where
+    F: Fn() -> P + Sync + 'static,
+    P: Pipeline,
+{
+    const NAME: &'static str = P::NAME;
+    const INPUTS: &'static [PortInfo] = P::INPUTS;
+    const OUTPUTS: &'static [PortInfo] = P::OUTPUTS;
+    const EXPLAIN: Explain = P::EXPLAIN;
+
+    fn build(&self) -> impl Graph + use<F, P> {
+        self().build()
+    }
+
+    fn open_source(&self, port: usize, spec: &SourceSpec) -> Result<Box<dyn Source>> {
+        self().open_source(port, spec)
+    }
+
+    fn open_sink(&self, port: usize, spec: &SinkSpec) -> Result<Box<dyn Sink>> {
+        self().open_sink(port, spec)
+    }
+
+    fn output_batch(&self, port: usize) -> Option<Box<dyn OutputBatch>> {
+        self().output_batch(port)
+    }
+}
+
+impl<F, P, const I: usize> Input<I> for F
+where
+    F: Fn() -> P + Sync + 'static,
+    P: Input<I>,
+{
+    type Item = P::Item;
+}
+
+impl<F, P, const J: usize> Output<J> for F
+where
+    F: Fn() -> P + Sync + 'static,
+    P: Output<J>,
+{
+    type Item = P::Item;
+}

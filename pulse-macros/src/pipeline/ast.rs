@@ -286,6 +286,22 @@ fn output_types(cx: &Ctxt, ret: &syn::ReturnType) -> Option<Vec<(syn::Type, Span
     Some(out)
 }
 
+/// The element types of the returned streams as far as the signature names them, without
+/// judging it: for the fallback after an error.
+pub fn output_elems(ret: &syn::ReturnType) -> Vec<syn::Type> {
+    let syn::ReturnType::Type(_, ty) = ret else {
+        return vec![];
+    };
+    let types: Vec<&syn::Type> = match &**ty {
+        syn::Type::Tuple(t) => t.elems.iter().collect(),
+        other => vec![other],
+    };
+    types
+        .into_iter()
+        .map_while(|t| stream_elem(t).cloned())
+        .collect()
+}
+
 /// `T` of `Stream<T>` (any path ending in `Stream`).
 fn stream_elem(ty: &syn::Type) -> Option<&syn::Type> {
     let syn::Type::Path(p) = ty else { return None };

@@ -22,7 +22,7 @@ pub fn expand(args: TokenStream, f: syn::ItemFn) -> TokenStream {
     let out = match cx.check() {
         Ok(()) => emit::emit(&f.vis, &f.attrs, &lowered),
         Err(e) => {
-            let mut ts = emit::fallback(&f);
+            let mut ts = emit::fallback(&f, &lowered.graph);
             ts.extend(e.into_compile_error());
             ts
         }

@@ -303,11 +303,15 @@ mod tests {
             assert_eq!(adds_node, !op.ctor.is_empty(), "{}", op.name);
             if !op.runtime.is_empty() {
                 let (module, ty) = op.runtime.rsplit_once("::").expect("module::Type");
-                let file = format!(
-                    "{}/../pulse-runtime/src/{}.rs",
+                let base = format!(
+                    "{}/../pulse-runtime/src/{}",
                     env!("CARGO_MANIFEST_DIR"),
                     module.replace("::", "/")
                 );
+                let file = [format!("{base}.rs"), format!("{base}/mod.rs")]
+                    .into_iter()
+                    .find(|f| std::path::Path::new(f).exists())
+                    .expect(&base);
                 let text = std::fs::read_to_string(&file).expect(&file);
                 assert!(
                     text.contains(&format!("pub struct {ty}<")),

@@ -1,5 +1,6 @@
 //! A pipeline's name does not capture the user's names: a pipeline named `s` beside a
-//! `#[derive(Event)]` struct, and one named `bid` whose closures take a parameter `bid`.
+//! `#[derive(Event)]` struct, one named `bid` whose closures take a parameter `bid`, and
+//! `let bid`, `let s` and `|s|` elsewhere in the module.
 use pulse::prelude::*;
 
 #[derive(Event, Clone, Debug, Deserialize, Serialize)]
@@ -21,7 +22,15 @@ fn bid(bids: Stream<Bid>) -> Stream<u64> {
     bids.filter(move |b| b.price > bid).map(|bid| bid.price + bid.auction)
 }
 
+/// Bindings named after the pipelines, outside them.
+fn total(bids: &[Bid]) -> u64 {
+    let bid = bids.iter().map(|s| s.price).sum::<u64>();
+    let s = bid * 2;
+    s
+}
+
 fn main() {
+    assert_eq!(total(&[Bid { auction: 1, price: 5, t: 1 }]), 10);
     let mut h = pulse::testing::harness(s);
     h.push::<0>(Bid { auction: 1, price: 5, t: 1 }).finish();
     assert_eq!(h.output::<0>(), [5]);
