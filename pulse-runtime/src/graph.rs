@@ -27,11 +27,7 @@ pub struct Explain {
     pub mermaid: &'static str,
 }
 
-/// Saved operator state by stable operator id.
-pub type Snapshot = BTreeMap<String, Vec<u8>>;
-
-/// Keyed state cells one operator changed since the last checkpoint (`None`: deleted).
-pub type Dirty = Vec<(String, Vec<(Vec<u8>, Option<Vec<u8>>)>)>;
+pub use crate::checkpoint::{Dirty, Snapshot};
 
 /// What [`Graph::for_each_exchange`] calls: the exchange's index, the `key_by` as an exchange,
 /// the combiner after it, and whether no other `key_by` lies upstream of it (its elements come
@@ -288,12 +284,12 @@ impl<const N: usize> Marks<N> {
     /// The marks as bytes.
     pub fn save(&self) -> Result<Vec<u8>> {
         let v: (Vec<i64>, Vec<i64>) = (self.inp.to_vec(), self.out.to_vec());
-        Ok(crate::operator::encode(&v)?.unwrap_or_default())
+        Ok(crate::state::encode(&v)?.unwrap_or_default())
     }
 
     /// Restores [`save`](Self::save)d marks, unless they are of a graph of another shape.
     pub fn load(&mut self, bytes: &[u8]) -> Result<()> {
-        let (inp, out): (Vec<i64>, Vec<i64>) = crate::operator::decode(bytes)?;
+        let (inp, out): (Vec<i64>, Vec<i64>) = crate::state::decode(bytes)?;
         if inp.len() != N || out.len() != N {
             // The graph changed shape: node indices no longer match. Watermarks start over;
             // every stateful operator keeps its own, so nothing fires twice.

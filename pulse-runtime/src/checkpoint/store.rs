@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use serde::{Deserialize, Serialize};
 
+use super::{Dirty, Snapshot};
 use crate::error::{Error, Result};
-use crate::graph::{Dirty, Snapshot};
 use crate::state::Backing;
 
 /// Everything but operator state that a checkpoint records.

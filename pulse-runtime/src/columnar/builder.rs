@@ -12,8 +12,8 @@ use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::Field;
 use chrono::{DateTime, Utc};
 
+use super::ArrowField;
 use super::ColumnBuilder;
-use crate::event::ArrowField;
 use crate::time::Timestamp;
 
 /// Builds a primitive column (integers, floats).

@@ -6,6 +6,7 @@
 
 mod builder;
 mod reader;
+mod record;
 
 pub use builder::{
     AsMillis, EnumColumn, ListBuilder, Nullable, PrimBuilder, StringColumn, TimestampColumn,
@@ -18,7 +19,7 @@ pub use reader::{
 use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
 
 use crate::error::{Error, Result};
-use crate::event::{ArrowField, Record};
+pub use record::{ArrowField, FieldInfo, Record};
 
 /// Appends values of `T` to one Arrow column.
 pub trait ColumnBuilder<T: ?Sized> {

@@ -9,9 +9,9 @@ use arrow_buffer::ScalarBuffer;
 use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, TimeZone, Utc};
 
+use super::ArrowField;
 use super::{ColumnReader, mismatch};
 use crate::error::Result;
-use crate::event::ArrowField;
 use crate::time::Timestamp;
 
 fn expect_type(array: &ArrayRef, path: &str, want: &DataType) -> Result<()> {

@@ -77,21 +77,7 @@ pub trait Operator {
     }
 }
 
-pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Option<Vec<u8>>> {
-    postcard::to_stdvec(v)
-        .map(Some)
-        .map_err(|e| crate::Error::State {
-            operator: String::new(),
-            message: e.to_string(),
-        })
-}
-
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| crate::Error::State {
-        operator: String::new(),
-        message: format!("cannot decode saved state: {e}"),
-    })
-}
+pub(crate) use crate::state::{decode, encode};
 
 /// Writes checkpoint `id` of one operator, named `name`, into `store`, as the driver does: its
 /// snapshot and its dirty keyed state in one batch.

@@ -36,6 +36,23 @@ pub use descriptor::{
 pub use table::{Backing, StateTable};
 pub use timers::{TimeDomain, Timer, Timers};
 
+/// State as bytes: postcard, the format of every checkpoint.
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> crate::error::Result<Option<Vec<u8>>> {
+    postcard::to_stdvec(v)
+        .map(Some)
+        .map_err(|e| crate::Error::State {
+            operator: String::new(),
+            message: e.to_string(),
+        })
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> crate::error::Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| crate::Error::State {
+        operator: String::new(),
+        message: format!("cannot decode saved state: {e}"),
+    })
+}
+
 /// A short, readable form of a type name: `alloc::string::String` becomes `String`.
 pub fn short_type_name(full: &str) -> String {
     let mut out = String::with_capacity(full.len());

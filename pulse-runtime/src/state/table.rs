@@ -378,7 +378,7 @@ impl StateTable {
 
     /// Restores [`save`](Self::save)d bytes; with a backing, cells are read from fjall lazily.
     pub fn load(&mut self, bytes: &[u8]) -> Result<()> {
-        let (types, cells): (Types, Vec<Pair>) = crate::operator::decode(bytes)?;
+        let (types, cells): (Types, Vec<Pair>) = crate::state::decode(bytes)?;
         self.types = types;
         self.cells.clear();
         self.dirty.clear();
