@@ -15,15 +15,8 @@ use std::time::{Duration, Instant};
 use pulse::io::parquet::ParquetSource;
 use pulse::io::{Format, Source, SourceSpec};
 use pulse::prelude::*;
+use pulse_tests::Bid;
 use pulse_tests::walk;
-
-#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
-struct Bid {
-    auction: u64,
-    price: u64,
-    #[event_time(epoch_ms)]
-    t: i64,
-}
 
 #[derive(Record, Clone, Debug, Serialize, Deserialize)]
 struct Volume {

@@ -4,14 +4,7 @@
 use pulse::Window;
 use pulse::prelude::*;
 use pulse::testing::{harness, restored};
-
-#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
-struct Bid {
-    auction: u64,
-    price: u64,
-    #[event_time(epoch_ms)]
-    t: i64,
-}
+use pulse_tests::{Bid, bid};
 
 #[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
 struct Auction {
@@ -19,10 +12,6 @@ struct Auction {
     seller: String,
     #[event_time(epoch_ms)]
     t: i64,
-}
-
-fn bid(auction: u64, price: u64, t: i64) -> Bid {
-    Bid { auction, price, t }
 }
 
 /// Fan-out of `bids` into two windows, a union of both results, and a late output.

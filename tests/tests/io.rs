@@ -1,17 +1,9 @@
 //! File I/O through the CLI layer: formats, globs, TOML config, and the bad-record policies.
 
 use std::fs;
-use std::path::Path;
 
 use pulse::prelude::*;
-
-#[derive(Event, Clone, Debug, PartialEq, Deserialize, Serialize)]
-struct Bid {
-    auction: u64,
-    price: u64,
-    #[event_time(epoch_ms)]
-    t: i64,
-}
+use pulse_tests::{Bid, s};
 
 #[pipeline]
 fn copy(bids: Stream<Bid>) -> Stream<Bid> {
@@ -22,10 +14,6 @@ fn run(args: &[String]) -> pulse::Result<()> {
     let mut all = vec!["copy".to_string(), "-q".into(), "--no-checkpoints".into()];
     all.extend_from_slice(args);
     pulse::App::new(copy).run_from(all).map(drop)
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 const BAD: &str = "{\"auction\":1,\"price\":5,\"t\":10}\n\n{\"auction\":2,\"price\":\"cheap\",\"t\":11}\n{\"auction\":3,\"t\":12}\nnot json\n{\"auction\":4,\"price\":6,\"t\":13}\n";

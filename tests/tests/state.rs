@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use pulse::prelude::*;
 use pulse::{Context, Pipeline};
+use pulse_tests::s;
 
 #[derive(Event, Clone, Debug, Deserialize, Serialize)]
 pub struct Bid {
@@ -74,10 +75,6 @@ fn run<P: Pipeline>(p: P, args: &[&str]) -> pulse::Result<pulse::exec::RunSummar
     let mut all = vec![P::NAME, "--quiet"];
     all.extend_from_slice(args);
     pulse::App::new(p).run_from(all)
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[test]
