@@ -122,10 +122,41 @@ pub mod ops {
         FanIn { buf: Vec::new() }
     }
     #[allow(clippy::type_complexity)]
-    pub fn join_input<Lu: Node, Ru: Node>(_: &Lu, _: &Ru) -> FanIn<Either<Lu::Out, Ru::Out>> {
+    /// The buffer of a join's two inputs, typed by the left side's key.
+    pub fn join_input<Lu, Ru, K, K2, L, R>(_: &Lu, _: &Ru) -> FanIn<Either<(K, L), (K, R)>>
+    where
+        Lu: Node<Out = (K, L)>,
+        Ru: Node<Out = (K2, R)>,
+    {
         FanIn { buf: Vec::new() }
     }
-    pub fn join<Lu, Ru, K, L, R, O, F, W>(
+
+    /// Both sides of a join must be keyed by one type.
+    #[diagnostic::on_unimplemented(
+        message = "the keys of this join differ: `{K}` on the left, `{Self}` on the right",
+        label = "this side is keyed by `{Self}`, the other by `{K}`",
+        note = "key both sides by the same type, e.g. `.key_by(|x| x.id)` returning `{K}` on both"
+    )]
+    pub trait JoinKey<K> {
+        fn key(self) -> K;
+    }
+    impl<K> JoinKey<K> for K {
+        #[inline(always)]
+        fn key(self) -> K {
+            self
+        }
+    }
+    /// Buffers a right-side element of a join, keyed as the left side is (the buffer's type,
+    /// known first, names the left key).
+    #[inline(always)]
+    pub fn push_right<K, L, K2: JoinKey<K>, R>(
+        buf: &mut FanIn<Either<(K, L), (K, R)>>,
+        (k, r): (K2, R),
+        ts: i64,
+    ) {
+        buf.buf.push((Either::Right((k.key(), r)), ts));
+    }
+    pub fn join<Lu, Ru, K, K2, L, R, O, F, W>(
         _: &Lu,
         _: &Ru,
         w: W,
@@ -133,7 +164,7 @@ pub mod ops {
     ) -> WindowJoin<K, L, R, O, F, W>
     where
         Lu: Node<Out = (K, L)>,
-        Ru: Node<Out = (K, R)>,
+        Ru: Node<Out = (K2, R)>,
         K: Key,
         L: Clone + StateValue,
         R: Clone + StateValue,

@@ -120,12 +120,15 @@ impl Emitter<'_> {
             }
             Flow::BufferedPair => {
                 let bk = b(k);
-                let side = if input == 0 {
-                    quote!(Left)
+                if input == 0 {
+                    quote! { #bk.buf.push((::pulse::__private::Either::Left(x), ts)); }
                 } else {
-                    quote!(Right)
-                };
-                quote! { #bk.buf.push((::pulse::__private::Either::#side(x), ts)); }
+                    // The right side takes the left side's key type here, at the user's
+                    // argument: the one place a join of different keys is reported.
+                    let push =
+                        quote_spanned!(span=> ::pulse::__private::ops::push_right(#bk, x, ts));
+                    quote! { #push; }
+                }
             }
             Flow::PassThrough => self.to_consumers(k, 0),
             Flow::WithLate => {
