@@ -122,8 +122,11 @@ pub mod ops {
         FanIn { buf: Vec::new() }
     }
     #[allow(clippy::type_complexity)]
+    /// The buffer of a join's two inputs, keyed by the left side's key type.
+    pub type JoinBuffer<K, L, R> = FanIn<Either<(K, L), (K, R)>>;
+
     /// The buffer of a join's two inputs, typed by the left side's key.
-    pub fn join_input<Lu, Ru, K, K2, L, R>(_: &Lu, _: &Ru) -> FanIn<Either<(K, L), (K, R)>>
+    pub fn join_input<Lu, Ru, K, K2, L, R>(_: &Lu, _: &Ru) -> JoinBuffer<K, L, R>
     where
         Lu: Node<Out = (K, L)>,
         Ru: Node<Out = (K2, R)>,
@@ -150,7 +153,7 @@ pub mod ops {
     /// known first, names the left key).
     #[inline(always)]
     pub fn push_right<K, L, K2: JoinKey<K>, R>(
-        buf: &mut FanIn<Either<(K, L), (K, R)>>,
+        buf: &mut JoinBuffer<K, L, R>,
         (k, r): (K2, R),
         ts: i64,
     ) {
