@@ -13,7 +13,7 @@ pub use crate::event::{
     from_epoch_us,
 };
 pub use crate::graph::{
-    Explain, Graph, Input, Marks, Output, OutputBatch, Pipeline, PortInfo, Snapshot,
+    Explain, Graph, Input, Marks, NodeInfo, Output, OutputBatch, Pipeline, PortInfo, Snapshot,
 };
 pub use crate::io::json::{JsonProbe, JsonScanner, NoJson, ViaJson};
 pub use crate::io::probe::{NoParquet, Probe, ViaParquet};
@@ -31,6 +31,11 @@ pub mod ops {
     use crate::watermark::WatermarkStrategy;
     use crate::window::WindowAssigner;
 
+    /// Counts one element handed on by a node.
+    #[inline(always)]
+    pub fn count(c: &std::cell::Cell<u64>) {
+        c.set(c.get() + 1)
+    }
     /// Appends to an output; the stream must carry the output's declared type.
     #[inline(always)]
     pub fn push_output<O, X: SameAs<O>>(out: &mut Vec<(O, i64)>, x: X, ts: i64) {

@@ -1,11 +1,13 @@
 //! The compiled graph's interface to the runtime, and the `Pipeline` trait `#[pipeline]` implements.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use crate::checkpoint::CheckpointStore;
 use crate::error::Result;
 use crate::io::{Sink, SinkSpec, Source, SourceSpec};
+use crate::operator::NodeMarks;
 use crate::operator::{Combiner, Exchange, Operator};
 use crate::time::MIN_WATERMARK;
 
@@ -16,6 +18,17 @@ pub struct PortInfo {
     pub name: &'static str,
     /// The element type, as written.
     pub ty: &'static str,
+}
+
+/// One node of a compiled graph, for metrics and `/debug/graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The stable operator id (`pipeline/binding/op`), the `operator` label of metrics.
+    pub id: &'static str,
+    /// The operator (`map`, `window`, `source`, ...).
+    pub op: &'static str,
+    /// The `(node, port)` pairs it reads; port 1 is a window's late output.
+    pub inputs: &'static [(usize, u8)],
 }
 
 /// A pipeline's graph described at compile time, for `--explain`.
@@ -102,6 +115,15 @@ pub trait Graph {
         err?;
         self.propagate_watermarks();
         Ok(())
+    }
+    /// Calls `f` with what the graph's nodes did so far (nothing for a graph that keeps no
+    /// marks).
+    fn with_node_marks(&self, f: &mut dyn FnMut(NodeMarks<'_>)) {
+        self.for_each_operator(&mut |_, op| {
+            if let Some(m) = op.node_marks() {
+                f(m)
+            }
+        });
     }
     /// Elements dropped as late by all operators (those routed to a late output included).
     fn late_dropped(&self) -> u64 {
@@ -227,6 +249,8 @@ pub trait Pipeline: Sync + 'static {
     const OUTPUTS: &'static [PortInfo];
     /// The graph, described.
     const EXPLAIN: Explain;
+    /// The nodes of the graph in topological order, as [`Graph::node_counts`] counts them.
+    const NODES: &'static [NodeInfo] = &[];
     /// Builds a fresh instance of the compiled graph.
     fn build(&self) -> impl Graph + use<Self>;
     /// Opens input `port` from a file binding, decoding into its event type.
@@ -259,6 +283,12 @@ pub struct Marks<const N: usize> {
     pub out: [i64; N],
     /// Idle flags (source nodes only).
     pub idle: [bool; N],
+    /// Elements each node emitted on its main output (counted where they are handed on). Cells,
+    /// so the nested emit closures of one node (a window's main and late outputs) can count
+    /// through shared borrows.
+    pub emitted: [Cell<u64>; N],
+    /// Elements each node emitted on its late output.
+    pub emitted_late: [Cell<u64>; N],
 }
 
 impl<const N: usize> Marks<N> {
@@ -268,6 +298,8 @@ impl<const N: usize> Marks<N> {
             inp: [MIN_WATERMARK; N],
             out: [MIN_WATERMARK; N],
             idle: [false; N],
+            emitted: [const { Cell::new(0) }; N],
+            emitted_late: [const { Cell::new(0) }; N],
         }
     }
 
@@ -305,6 +337,13 @@ impl<const N: usize> Operator for Marks<N> {
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
         self.save().map(Some)
     }
+    fn node_marks(&self) -> Option<NodeMarks<'_>> {
+        Some(NodeMarks {
+            emitted: &self.emitted,
+            emitted_late: &self.emitted_late,
+            watermark: &self.out,
+        })
+    }
     fn restore(&mut self, bytes: &[u8]) -> Result<()> {
         self.load(bytes)
     }
@@ -328,6 +367,7 @@ where
     const INPUTS: &'static [PortInfo] = P::INPUTS;
     const OUTPUTS: &'static [PortInfo] = P::OUTPUTS;
     const EXPLAIN: Explain = P::EXPLAIN;
+    const NODES: &'static [NodeInfo] = P::NODES;
 
     fn build(&self) -> impl Graph + use<F, P> {
         self().build()

@@ -42,7 +42,9 @@ pub mod __private;
 
 pub use error::{Error, Result};
 pub use event::{ArrowField, EpochInt, Event, EventTimeType, FieldInfo, Record};
-pub use graph::{Explain, Graph, Input, Output, OutputBatch, Pipeline, PortInfo, Snapshot};
+pub use graph::{
+    Explain, Graph, Input, NodeInfo, Output, OutputBatch, Pipeline, PortInfo, Snapshot,
+};
 pub use time::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
 
 /// The Arrow schema types of derived records.

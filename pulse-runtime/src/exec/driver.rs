@@ -11,6 +11,7 @@ use crate::checkpoint::{Checkpoint, CheckpointStore, prune_savepoints};
 use crate::error::Result;
 use crate::graph::{Dirty, Graph, Snapshot};
 use crate::io::{Sink, Source, SourceStats};
+use super::meter::Meter;
 use crate::time::{MAX_WATERMARK, now_millis};
 
 /// How a run is driven.
@@ -20,6 +21,13 @@ pub struct RunOptions {
     pub batch_size: usize,
     /// Print a progress line to stderr every couple of seconds (default: when stderr is a terminal).
     pub progress: bool,
+    /// Publish metrics through the `metrics` facade (a recorder is installed).
+    pub metrics: bool,
+    /// Where the run publishes its live status (`/debug/graph`), if anywhere.
+    pub status: Option<super::meter::StatusBoard>,
+    /// Set from another thread (a signal handler) to end the run as if every input had ended:
+    /// the final watermark fires every window, the outputs are published.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Worker threads, each running a copy of the graph (the parallel driver, see [`Launch`](super::Launch)).
     pub workers: usize,
 }
@@ -29,6 +37,9 @@ impl Default for RunOptions {
         RunOptions {
             batch_size: 1024,
             progress: std::io::stderr().is_terminal(),
+            metrics: false,
+            status: None,
+            stop: None,
             workers: 1,
         }
     }
@@ -128,7 +139,20 @@ impl Checkpointing<'_> {
                 .collect(),
             finished: last,
         };
+        let t = Instant::now();
         self.store.write(&cp, &state, &dirty)?;
+        let bytes: usize = state.values().map(Vec::len).sum::<usize>()
+            + dirty
+                .iter()
+                .flat_map(|(_, cells)| cells)
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>();
+        let pipeline = self.pipeline.to_string();
+        metrics::histogram!("pulse_checkpoint_duration_ms", "pipeline" => pipeline.clone())
+            .record(t.elapsed().as_secs_f64() * 1000.0);
+        metrics::gauge!("pulse_checkpoint_size_bytes", "pipeline" => pipeline.clone())
+            .set(bytes as f64);
+        metrics::counter!("pulse_checkpoints_total", "pipeline" => pipeline).increment(1);
         self.next_id += 1;
         for (sink, (_, record)) in sinks.iter_mut().zip(&cp.sinks) {
             sink.commit(record)?;
@@ -227,6 +251,13 @@ impl std::fmt::Display for RunSummary {
     }
 }
 
+/// Whether a signal asked the run to stop.
+pub(crate) fn stopped(opts: &RunOptions) -> bool {
+    opts.stop
+        .as_ref()
+        .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// The inputs to read a batch from next: the live one furthest behind in event time when every
 /// live input knows its progress (ties to the lower port), else every live input in turn.
 ///
@@ -286,6 +317,7 @@ pub fn run_graph<G: Graph + ?Sized>(
     mut sinks: Vec<Box<dyn Sink>>,
     opts: &RunOptions,
     mut checkpointing: Option<Checkpointing<'_>>,
+    meter: &mut Meter,
 ) -> Result<RunSummary> {
     let first_checkpoint = checkpointing.as_ref().map_or(0, |c| c.next_id);
     let mut last_checkpoint = Instant::now();
@@ -306,7 +338,9 @@ pub fn run_graph<G: Graph + ?Sized>(
                 let before = src.stats().records;
                 let more = src.read_until(batches[port].as_mut(), left, limit)?;
                 left = left.saturating_sub((src.stats().records - before).max(1) as usize);
+                let t = Instant::now();
                 graph.push_batch(port, batches[port].as_mut());
+                meter.push_took(t);
                 if !more {
                     live[port] = false;
                     graph.input_watermark(port, MAX_WATERMARK);
@@ -318,7 +352,9 @@ pub fn run_graph<G: Graph + ?Sized>(
             for &port in &order {
                 let src = &mut sources[port];
                 let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
+                let t = Instant::now();
                 graph.push_batch(port, batches[port].as_mut());
+                meter.push_took(t);
                 if !more {
                     live[port] = false;
                     graph.input_watermark(port, MAX_WATERMARK);
@@ -328,7 +364,21 @@ pub fn run_graph<G: Graph + ?Sized>(
         graph.advance_processing_time(now_millis());
         for (port, sink) in sinks.iter_mut().enumerate() {
             graph.drain_output(port, out_batches[port].as_mut());
+            let t = Instant::now();
             sink.write_batch(out_batches[port].as_mut())?;
+            meter.sink_took(port, t);
+        }
+        meter.round(&*graph, &sources, &sinks, false);
+        if stopped(opts) {
+            for (port, l) in live.iter_mut().enumerate() {
+                if std::mem::take(l) {
+                    graph.input_watermark(port, MAX_WATERMARK);
+                }
+            }
+            for (port, sink) in sinks.iter_mut().enumerate() {
+                graph.drain_output(port, out_batches[port].as_mut());
+                sink.write_batch(out_batches[port].as_mut())?;
+            }
         }
         if let Some(c) = checkpointing.as_mut()
             && (last_checkpoint.elapsed() >= c.interval
@@ -336,6 +386,9 @@ pub fn run_graph<G: Graph + ?Sized>(
         {
             c.take(graph, &sources, &mut sinks, false)?;
             last_checkpoint = Instant::now();
+        }
+        if checkpointing.is_some() {
+            meter.checkpoint_age(last_checkpoint);
         }
         if opts.progress && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
@@ -356,6 +409,8 @@ pub fn run_graph<G: Graph + ?Sized>(
     if let Some(c) = &checkpointing {
         c.store.clear()?;
     }
+    meter.round(&*graph, &sources, &sinks, true);
+    meter.finish();
     Ok(RunSummary {
         inputs: sources
             .iter()

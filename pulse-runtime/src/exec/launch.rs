@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::driver::{Checkpointing, RunOptions, RunSummary, Savepoints, run_graph};
+use super::meter::Meter;
 use super::parallel::{OpenSources, ParallelCheckpoints, check_workers, run_parallel, worker_id};
 use crate::checkpoint::{Checkpoint, CheckpointStore, check_restorable};
 use crate::error::{Error, Result};
@@ -213,7 +214,18 @@ impl Launch {
                     src.seek(pos)?;
                 }
             }
-            run_graph(&mut graph, sources, sinks, &self.options, checkpointing)?
+            let names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
+            let o = &self.options;
+            let mut meter = Meter::new(
+                o.metrics,
+                P::NAME,
+                None,
+                P::NODES,
+                &sources,
+                &names,
+                o.status.clone(),
+            );
+            run_graph(&mut graph, sources, sinks, o, checkpointing, &mut meter)?
         };
         summary.resumed_from = start.resume.as_ref().map(|(cp, _)| cp.id);
         Ok(summary)

@@ -31,6 +31,17 @@ pub trait Node {
     type Out;
 }
 
+/// What a graph's nodes did so far, by node index ([`Pipeline::NODES`]).
+#[derive(Clone, Copy, Debug)]
+pub struct NodeMarks<'a> {
+    /// Elements emitted on the main output.
+    pub emitted: &'a [std::cell::Cell<u64>],
+    /// Elements emitted on the late output.
+    pub emitted_late: &'a [std::cell::Cell<u64>],
+    /// The watermark each node forwards.
+    pub watermark: &'a [i64],
+}
+
 /// The contract every operator fulfils besides its `push` method.
 ///
 /// `push(x, ts, out)` receives one element with its timestamp and emits through `out`;
@@ -64,6 +75,14 @@ pub trait Operator {
     /// Bytes of keyed state in memory.
     fn state_bytes(&self) -> usize {
         0
+    }
+    /// Windows (or sessions) open now, for metrics; `None` for operators without windows.
+    fn open_windows(&self) -> Option<usize> {
+        None
+    }
+    /// The per-node counts and watermarks of a graph (only the graph's own marks have them).
+    fn node_marks(&self) -> Option<NodeMarks<'_>> {
+        None
     }
     /// Drops clean state cells from memory until within `budget`; returns how many went.
     fn evict(&mut self, _budget: usize) -> usize {

@@ -79,8 +79,18 @@ fn consts(g: &PipelineGraph) -> TokenStream {
     });
     let text = g.to_text();
     let mermaid = g.to_mermaid();
+    let nodes = g.nodes.iter().map(|n| {
+        let id = &n.id;
+        let op = n.kind.op().node;
+        let inputs = n.inputs.iter().map(|e| {
+            let (from, port) = (e.from, e.port);
+            quote!((#from, #port))
+        });
+        quote!(::pulse::__private::NodeInfo { id: #id, op: #op, inputs: &[#(#inputs),*] })
+    });
     quote! {
         const NAME: &'static str = #name;
+        const NODES: &'static [::pulse::__private::NodeInfo] = &[#(#nodes),*];
         const INPUTS: &'static [::pulse::__private::PortInfo] = &[#(#inputs),*];
         const OUTPUTS: &'static [::pulse::__private::PortInfo] = &[#(#outputs),*];
         const EXPLAIN: ::pulse::__private::Explain = ::pulse::__private::Explain { text: #text, mermaid: #mermaid };

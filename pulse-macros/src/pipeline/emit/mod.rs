@@ -80,9 +80,16 @@ impl Emitter<'_> {
 
     /// Code that hands `x` (at `ts`) to every consumer of `(node, port)`.
     fn to_consumers(&self, node: usize, port: u8) -> TokenStream {
+        // Counted once per element where it is handed on: a node's input count is the sum of
+        // what its inputs emitted, so one increment per element and node covers both.
+        let count = if port == 1 {
+            quote! { ::pulse::__private::ops::count(&__w.emitted_late[#node]); }
+        } else {
+            quote! { ::pulse::__private::ops::count(&__w.emitted[#node]); }
+        };
         let cs = self.g.consumers(node, port);
         if cs.is_empty() {
-            return quote! { let _ = (x, ts); };
+            return quote! { #count let _ = (x, ts); };
         }
         let last = cs.len() - 1;
         let pushes = cs.iter().enumerate().map(|(i, c)| {
@@ -98,7 +105,7 @@ impl Emitter<'_> {
                 quote! { { let x = #clone; #push } }
             }
         });
-        quote! { #(#pushes)* }
+        quote! { #count #(#pushes)* }
     }
 
     /// Code that pushes `x` into one consumer.

@@ -11,6 +11,7 @@ pub(super) fn coordinate(
     mut checkpointing: Option<&mut Checkpointing<'_>>,
     start: Instant,
     opts: &RunOptions,
+    meter: &mut Meter,
 ) -> Result<()> {
     let workers = shared.read.len();
     let mut last_progress = Instant::now();
@@ -20,10 +21,21 @@ pub(super) fn coordinate(
     let mut parts: Option<Vec<Option<Box<WorkerState>>>> = None;
     let (mut done, mut last_requested) = (0, false);
     loop {
+        if checkpointing.is_some() {
+            meter.checkpoint_age(last_checkpoint);
+        }
         match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(ToSinks::Results(port, mut batch)) => sinks[port].write_batch(batch.as_any_mut())?,
+            Ok(ToSinks::Results(port, mut batch)) => {
+                let t = Instant::now();
+                sinks[port].write_batch(batch.as_any_mut())?;
+                meter.sink_took(port, t);
+                meter.sinks_round(sinks);
+            }
             Ok(ToSinks::Encoded(port, bytes, rows)) => {
+                let t = Instant::now();
                 sinks[port].write_encoded(&bytes, rows)?;
+                meter.sink_took(port, t);
+                meter.sinks_round(sinks);
                 shared.give_back(bytes);
             }
             Ok(ToSinks::State(w, st)) => {

@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 use std::collections::BTreeMap;
 
 use super::order::{Ahead, ORDER, Prefix};
+use super::meter::Meter;
 use super::{Checkpointing, RunOptions, RunSummary};
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::error::{Error, Result};
@@ -249,7 +250,9 @@ pub fn run_parallel<P: Pipeline>(
         drop(out_tx);
         drop(senders);
         let cp = checkpoints.as_mut().map(|c| &mut c.checkpointing);
-        if let Err(e) = coordinate(&out_rx, &mut sinks, &shared, cp, start, opts) {
+        let names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
+        let mut meter = Meter::new(opts.metrics, P::NAME, None, &[], &[], &names, None);
+        if let Err(e) = coordinate(&out_rx, &mut sinks, &shared, cp, start, opts, &mut meter) {
             shared.fail(Some(e));
         }
         drop(out_rx);

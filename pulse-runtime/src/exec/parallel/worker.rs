@@ -73,6 +73,8 @@ pub(super) fn worker<P: Pipeline>(
             }
         }
     }
+    let board = if me == 0 { env.opts.status.clone() } else { None };
+    let mut meter = Meter::new(env.opts.metrics, P::NAME, Some(me), P::NODES, &sources, &[], board);
     let mut batches: Vec<_> = sources.iter().map(|s| s.new_batch()).collect();
     let mut outs = (0..P::OUTPUTS.len())
         .map(|j| {
@@ -187,6 +189,10 @@ pub(super) fn worker<P: Pipeline>(
     let mut spare: Vec<Box<dyn Any>> = vec![];
     while ordered && live[0] {
         link.check()?;
+        if crate::exec::driver::stopped(env.opts) {
+            live[0] = false;
+            break;
+        }
         barrier(&mut g, &mut link, &mut outs, &sources, None)?;
         // Read the next part (parsing beside the other workers), then wait until every part
         // before it is processed.
@@ -239,6 +245,8 @@ pub(super) fn worker<P: Pipeline>(
         if env.budget.is_some() {
             link.shared.state[me].store(g.state_bytes(), SeqCst);
         }
+        meter.round(&g, &sources, &[], false);
+        meter.queue_depth(shared.inflight.load(SeqCst).max(0) as usize);
     }
     if ordered {
         // The end of the input is the end of every worker's share.
@@ -276,6 +284,15 @@ pub(super) fn worker<P: Pipeline>(
         if env.budget.is_some() {
             link.shared.state[me].store(g.state_bytes(), SeqCst);
         }
+        meter.round(&g, &sources, &[], false);
+        meter.queue_depth(shared.inflight.load(SeqCst).max(0) as usize);
+        if crate::exec::driver::stopped(env.opts) {
+            for (port, l) in live.iter_mut().enumerate() {
+                if std::mem::take(l) {
+                    g.input_watermark(port, MAX_WATERMARK);
+                }
+            }
+        }
     }
     link.flush(&mut g)?;
     link.shared.active.fetch_sub(1, SeqCst);
@@ -289,6 +306,8 @@ pub(super) fn worker<P: Pipeline>(
             out.send(ToSinks::Done).map_err(|_| stopped())?;
         }
     }
+    meter.round(&g, &sources, &[], true);
+    meter.finish();
     Ok(WorkerSummary {
         inputs: sources
             .iter()

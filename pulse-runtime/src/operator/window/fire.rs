@@ -87,17 +87,4 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
         }
     }
 
-    /// Number of windows (aligned) or sessions currently held.
-    /// Windows of panes evicted to fjall are not counted.
-    pub fn open_windows(&self) -> usize {
-        self.aligned
-            .resident()
-            .map(|(_, (_, m))| m.len())
-            .sum::<usize>()
-            + self
-                .sessions
-                .resident()
-                .map(|(_, l)| l.len())
-                .sum::<usize>()
-    }
 }

@@ -354,11 +354,30 @@ fn unindex<K: Ord + Clone>(
     }
 }
 
+impl<K: Key, T, A: Aggregate<T>, W> WindowAggregate<K, T, A, W> {
+    /// Number of windows (aligned) or sessions currently held.
+    /// Windows of panes evicted to fjall are not counted.
+    pub fn open_windows(&self) -> usize {
+        self.aligned
+            .resident()
+            .map(|(_, (_, m))| m.len())
+            .sum::<usize>()
+            + self
+                .sessions
+                .resident()
+                .map(|(_, l)| l.len())
+                .sum::<usize>()
+    }
+}
+
 impl<K: Key, T, A: Aggregate<T>, W> Node for WindowAggregate<K, T, A, W> {
     type Out = Window<K, A::Out>;
 }
 
 impl<K: Key, T, A: Aggregate<T>, W> Operator for WindowAggregate<K, T, A, W> {
+    fn open_windows(&self) -> Option<usize> {
+        Some(WindowAggregate::open_windows(self))
+    }
     fn fingerprint(&self) -> String {
         format!(
             "window/2<key = {}, accumulator = {}>",
