@@ -203,6 +203,7 @@ where
         batch_size: BATCH,
         progress: false,
         workers,
+        ..RunOptions::default()
     };
     let start = Instant::now();
     let launch = Launch {
@@ -469,7 +470,19 @@ fn jsonl<P: Pipeline>(
     output: &Path,
     workers: usize,
 ) -> (f64, usize) {
+    jsonl_with(p, inputs, output, workers, &[])
+}
+
+/// [`jsonl`] with more command-line arguments (`--http-port 0`: metrics on, exporter serving).
+fn jsonl_with<P: Pipeline>(
+    p: P,
+    inputs: &[(&str, &Path)],
+    output: &Path,
+    workers: usize,
+    extra: &[&str],
+) -> (f64, usize) {
     let mut args = vec![P::NAME.to_string(), "-q".into(), "--no-checkpoints".into()];
+    args.extend(extra.iter().map(|a| a.to_string()));
     args.push(format!("--workers={workers}"));
     for (name, path) in inputs {
         args.push("-i".into());
@@ -763,7 +776,8 @@ fn jsonl_mode(events: usize) {
         dir.path().join("out-hand.jsonl"),
         dir.path().join("out-parallel.jsonl"),
     );
-    let [hand, pulse_canonical, parallel] = alternating(|| {
+    let out_metrics = dir.path().join("out-metrics.jsonl");
+    let [hand, pulse_canonical, parallel, metered] = alternating(|| {
         let (secs, outputs, rss) = best(|| {
             reset_peak_rss();
             hand_jsonl(&bids, &out_hand)
@@ -792,10 +806,31 @@ fn jsonl_mode(events: usize) {
             rss,
             outputs,
         };
-        [hand, file!("canonical", canonical), parallel]
+        let (secs, outputs, rss) = best(|| {
+            reset_peak_rss();
+            jsonl_with(
+                canonical,
+                &[("bids", &bids)],
+                &out_metrics,
+                1,
+                &["--http-port", "0"],
+            )
+        });
+        let metered = Row {
+            query: "canonical, /metrics on",
+            mode: "JSONL",
+            events,
+            secs,
+            rss,
+            outputs,
+        };
+        [hand, file!("canonical", canonical), parallel, metered]
     });
     print(&hand, None);
     print(&pulse_canonical, Some(&hand));
+    // Metrics and the exporter on against off, in the same run: the ratio is off's speed.
+    print(&metered, Some(&pulse_canonical));
+    assert_eq!(metered.outputs, hand.outputs, "metrics change no row");
     if w > 1 {
         print(&parallel, Some(&pulse_canonical));
         assert_eq!(

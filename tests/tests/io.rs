@@ -452,7 +452,7 @@ fn a_restart_after_the_last_checkpoint_publishes_and_runs_nothing_again() {
 }
 
 /// Errors say what is wrong in words: trailing characters, a number out of range, a cut-off
-/// last line, an input that is not a regular file, an output under a file.
+/// last line, an input that is neither a regular file nor a live input, an output under a file.
 #[test]
 fn errors_name_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
@@ -485,14 +485,10 @@ fn errors_name_what_is_wrong() {
         e.contains(":2: the line ends inside the record") && !e.contains("field"),
         "{e}"
     );
-    // A named pipe exists, but is no file to seek in.
-    let fifo = dir.path().join("pipe.jsonl");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let e = run(&["-i".into(), s(&fifo), "-o".into(), out.clone()])
+    // A device exists, but is neither a file nor a live input (a pipe or `-`).
+    let device = dir.path().join("device.jsonl");
+    std::os::unix::fs::symlink("/dev/null", &device).unwrap();
+    let e = run(&["-i".into(), s(&device), "-o".into(), out.clone()])
         .unwrap_err()
         .to_string();
     assert!(e.contains("is not a regular file"), "{e}");

@@ -229,6 +229,7 @@ fn run_on<P: Pipeline>(
         batch_size: 100,
         progress: false,
         workers,
+        ..RunOptions::default()
     };
     let launch = Launch {
         options: opts,
@@ -697,6 +698,7 @@ fn run_outputs<P: Pipeline>(
         batch_size: batch,
         progress: false,
         workers,
+        ..RunOptions::default()
     };
     let launch = Launch {
         options: opts,

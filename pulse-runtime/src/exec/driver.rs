@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
+use super::meter::Meter;
 use crate::checkpoint::{Checkpoint, CheckpointStore, prune_savepoints};
 use crate::error::Result;
 use crate::graph::{Dirty, Graph, Snapshot};
 use crate::io::{Sink, Source, SourceStats};
-use super::meter::Meter;
 use crate::time::{MAX_WATERMARK, now_millis};
 
 /// How a run is driven.

@@ -250,7 +250,9 @@ impl Meter {
             n.inputs
                 .iter()
                 .map(|&(from, port)| {
-                    emitted.get(from).map_or(0, |e| if port == 1 { e.1 } else { e.0 })
+                    emitted
+                        .get(from)
+                        .map_or(0, |e| if port == 1 { e.1 } else { e.0 })
                 })
                 .sum()
         };
@@ -301,7 +303,12 @@ impl Meter {
         let mut ops: Vec<(String, usize, Option<usize>, u64)> = vec![];
         graph.for_each_operator(&mut |id, op| {
             late += op.late_dropped();
-            ops.push((id.to_string(), op.state_bytes(), op.open_windows(), op.late_dropped()));
+            ops.push((
+                id.to_string(),
+                op.state_bytes(),
+                op.open_windows(),
+                op.late_dropped(),
+            ));
         });
         if self.on {
             for (k, nm) in self.node.iter().enumerate() {
@@ -313,7 +320,8 @@ impl Meter {
                     nm.lag.set((now - w).max(0) as f64);
                 }
             }
-            self.dropped_late.increment(late.saturating_sub(self.late_seen));
+            self.dropped_late
+                .increment(late.saturating_sub(self.late_seen));
             self.late_seen = self.late_seen.max(late);
             for (id, bytes, open, late) in &ops {
                 if id == "__watermarks" {

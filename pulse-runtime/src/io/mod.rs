@@ -2,6 +2,7 @@
 
 mod file_source;
 pub mod json;
+mod live;
 mod memory;
 pub mod parquet;
 mod paths;
@@ -9,6 +10,7 @@ mod sink;
 mod spec;
 
 pub use file_source::FileSource;
+pub use live::is_live;
 pub use memory::MemorySource;
 pub(crate) use paths::create_dir;
 pub use paths::{check_bindings, describe_dir};

@@ -82,6 +82,14 @@ fn refuse_input(output: &Path, inputs: &[(PathBuf, &str)], what: &str) -> Result
 /// The files an input path names today: the file, every file a glob matches, or every file
 /// under a directory.
 fn files_named(path: &str) -> Vec<PathBuf> {
+    if super::live::is_live(path) {
+        // Standard input names no file; a named pipe is one, and no output may replace it.
+        return if path == "-" {
+            vec![]
+        } else {
+            vec![PathBuf::from(path)]
+        };
+    }
     let p = Path::new(path);
     if p.is_dir() {
         let mut out = vec![];
@@ -169,13 +177,12 @@ pub(crate) fn create_dir(dir: &Path) -> Result<()> {
     })
 }
 
-/// Why `path` cannot be read as an input file: it does not exist, or it exists but is not a
-/// regular file (a named pipe, a device such as `/dev/stdin`), which Pulse cannot seek in or
-/// read again on a resume.
+/// Why `path` cannot be read as an input file: it does not exist, or it exists but is neither a
+/// regular file nor a live input (a named pipe, or `-` for standard input): a device, say.
 pub(crate) fn not_a_file(path: &Path) -> Error {
     if path.exists() {
         return Error::config(format!(
-            "`{}` is not a regular file (a pipe or a device?); Pulse reads inputs it can seek in and read again after a crash: copy it to a file first",
+            "`{}` is not a regular file (a device?); Pulse reads regular files, named pipes and standard input (`-`)",
             path.display()
         ));
     }

@@ -18,6 +18,10 @@ pub enum Format {
 impl Format {
     /// The format a path's extension names (`.jsonl`, `.ndjson`, `.json`, `.csv`).
     pub fn from_path(path: &str) -> Result<Self> {
+        if path == "-" {
+            // Standard input, and standard output: JSON lines.
+            return Ok(Format::Jsonl);
+        }
         let ext = Path::new(path)
             .extension()
             .and_then(|e| e.to_str())

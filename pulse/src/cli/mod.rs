@@ -1,8 +1,11 @@
 //! The command line every pipeline binary gets from [`run`]: bind inputs and outputs, explain.
 
 mod config;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "parquet")]
 mod inspect;
+mod signals;
 pub mod tool;
 
 use std::ffi::OsString;
@@ -47,6 +50,8 @@ pub struct Plan {
     pub launch: Launch,
     /// Print the graph instead of running: `text` or `mermaid`.
     pub explain: Option<String>,
+    /// Serve `/metrics`, `/healthz` and `/debug/graph` on this address (port 0: any free one).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 impl<P: Pipeline> App<P> {
@@ -91,13 +96,41 @@ impl<P: Pipeline> App<P> {
             }
             return Ok(RunSummary::default());
         }
-        let summary = plan.launch.run(&self.pipeline)?;
-        let exported = plan
-            .launch
+        let mut launch = plan.launch;
+        if launch
+            .sources
+            .iter()
+            .any(|s| pulse_runtime::io::is_live(&s.path))
+        {
+            // A live input ends when its writer closes it, or at Ctrl-C / SIGTERM: the run then
+            // ends as if every input had (the last windows fire, the outputs are published).
+            launch.options.stop = Some(signals::stop_on_signals());
+        }
+        #[cfg(feature = "http")]
+        let _server = match plan.http {
+            Some(addr) => {
+                let board: pulse_runtime::exec::StatusBoard = Default::default();
+                board.lock().unwrap_or_else(|p| p.into_inner()).pipeline = P::NAME.into();
+                let server = http::Server::start(addr.ip(), addr.port(), board.clone())?;
+                eprintln!("metrics: http://{}/metrics", server.addr());
+                launch.options.metrics = true;
+                launch.options.status = Some(board);
+                Some(server)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "http"))]
+        if plan.http.is_some() {
+            return Err(Error::config(
+                "--http-port needs the `http` feature of the `pulse` crate",
+            ));
+        }
+        let summary = launch.run(&self.pipeline)?;
+        let exported = launch
             .checkpoints
             .as_ref()
             .is_some_and(|c| c.export_savepoint.is_some());
-        if !plan.launch.quiet && !exported && !summary.finished_earlier {
+        if !launch.quiet && !exported && !summary.finished_earlier {
             eprintln!("{} {summary}", P::NAME);
         }
         Ok(summary)
@@ -293,6 +326,13 @@ impl<P: Pipeline> App<P> {
                 quiet: m.get_flag("quiet"),
             },
             explain: m.get_one::<String>("explain").cloned(),
+            http: m.get_one::<u16>("http-port").map(|&port| {
+                let ip = m
+                    .get_one::<std::net::IpAddr>("http-addr")
+                    .copied()
+                    .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+                std::net::SocketAddr::new(ip, port)
+            }),
         })
     }
 }
@@ -451,6 +491,21 @@ fn command<P: Pipeline>() -> Command {
                 .long("allow-non-restored-state")
                 .action(ArgAction::SetTrue)
                 .help("Drops the saved state of operators the pipeline no longer has"),
+        )
+        .arg(
+            Arg::new("http-port")
+                .long("http-port")
+                .value_name("PORT")
+                .value_parser(clap::value_parser!(u16))
+                .help("Serves /metrics (Prometheus), /healthz and /debug/graph on PORT (0: any free port; the address is printed)"),
+        )
+        .arg(
+            Arg::new("http-addr")
+                .long("http-addr")
+                .value_name("IP")
+                .value_parser(clap::value_parser!(std::net::IpAddr))
+                .requires("http-port")
+                .help("The address --http-port binds [default: 127.0.0.1]"),
         )
         .arg(
             Arg::new("quiet")

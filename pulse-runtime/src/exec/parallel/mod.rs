@@ -45,8 +45,8 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 
-use super::order::{Ahead, ORDER, Prefix};
 use super::meter::Meter;
+use super::order::{Ahead, ORDER, Prefix};
 use super::{Checkpointing, RunOptions, RunSummary};
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::error::{Error, Result};

@@ -73,8 +73,20 @@ pub(super) fn worker<P: Pipeline>(
             }
         }
     }
-    let board = if me == 0 { env.opts.status.clone() } else { None };
-    let mut meter = Meter::new(env.opts.metrics, P::NAME, Some(me), P::NODES, &sources, &[], board);
+    let board = if me == 0 {
+        env.opts.status.clone()
+    } else {
+        None
+    };
+    let mut meter = Meter::new(
+        env.opts.metrics,
+        P::NAME,
+        Some(me),
+        P::NODES,
+        &sources,
+        &[],
+        board,
+    );
     let mut batches: Vec<_> = sources.iter().map(|s| s.new_batch()).collect();
     let mut outs = (0..P::OUTPUTS.len())
         .map(|j| {

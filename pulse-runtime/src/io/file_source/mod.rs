@@ -15,6 +15,7 @@ use stripe::{line_number, stripe_at};
 
 use serde::de::DeserializeOwned;
 
+use super::live::{Input, LiveReader};
 use super::{BadRecordPolicy, Format, Source, SourceSpec, SourceStats, Split};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -22,7 +23,7 @@ use crate::event::Event;
 enum Reader {
     Jsonl {
         path: PathBuf,
-        reader: BufReader<File>,
+        reader: BufReader<Input>,
         /// Lines read (the file's line number of the last one, unless striped).
         line: u64,
         /// Where the next line starts.
@@ -57,6 +58,8 @@ pub struct FileSource<T> {
     high: i64,
     bytes: Vec<u8>,
     record: csv::StringRecord,
+    /// Standard input or a named pipe: read as lines arrive, never sought.
+    live: bool,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -77,8 +80,20 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
     /// With a [`Split`], JSON lines files are read in this worker's stripes and CSV files are
     /// dealt out whole.
     pub fn open(spec: &SourceSpec) -> Result<Self> {
-        let mut files = expand(&spec.path)?;
-        if spec.format == Format::Csv {
+        let live = super::live::is_live(&spec.path);
+        let mut files = if live {
+            if spec.format != Format::Jsonl {
+                return Err(Error::config(format!(
+                    "input `{}`: a live input (`{}`) is read as JSON lines, not {:?}",
+                    spec.name, spec.path, spec.format
+                )));
+            }
+            vec![PathBuf::from(&spec.path)]
+        } else {
+            expand(&spec.path)?
+        };
+        if spec.format == Format::Csv || live {
+            // A live input is read whole, by the first worker.
             files = spec.split.deal(files);
         }
         let mut policy = spec.on_bad_record.clone();
@@ -112,6 +127,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
             high: crate::MIN_WATERMARK,
             bytes: Vec::new(),
             record: csv::StringRecord::new(),
+            live,
             _t: PhantomData,
         })
     }
@@ -126,13 +142,26 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
             return Ok(false);
         };
         self.next_file += 1;
+        if self.live {
+            let input = LiveReader::spawn(&path).map_err(|e| Error::io(&path, e))?;
+            self.current = Some(Reader::Jsonl {
+                path,
+                reader: BufReader::with_capacity(1 << 16, Input::Live(input)),
+                line: 0,
+                offset: 0,
+                end: u64::MAX,
+                len: u64::MAX,
+                counted: (0, 0),
+            });
+            return Ok(true);
+        }
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         self.current = Some(match self.format {
             Format::Jsonl => {
                 let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
                 let mut r = Reader::Jsonl {
                     path,
-                    reader: BufReader::with_capacity(1 << 16, file),
+                    reader: BufReader::with_capacity(1 << 16, Input::File(file)),
                     line: 0,
                     offset: 0,
                     end: u64::MAX,
@@ -290,11 +319,13 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
                 )
             }
         };
+        let current = current.filter(|_| !self.live);
         super::encode_position(self.files.len(), pos, self.high, current)
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
-        if position.is_empty() {
+        if position.is_empty() || self.live {
+            // A live input cannot be read again: a resumed run goes on with what arrives next.
             return Ok(());
         }
         let saved =
@@ -393,7 +424,12 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                     ..
                 } => {
                     // Fast path: a whole line in the reader's buffer decodes in place.
-                    let buf = reader.fill_buf().map_err(|e| Error::io(&*path, e))?;
+                    let buf = match reader.fill_buf() {
+                        Ok(buf) => buf,
+                        // A live input with nothing new: hand on what there is.
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(true),
+                        Err(e) => return Err(Error::io(&*path, e)),
+                    };
                     let mut tried = false;
                     if let Some(end) = memchr::memchr(b'\n', buf) {
                         let mut raw = &buf[..end];

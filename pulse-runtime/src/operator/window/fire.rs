@@ -86,5 +86,4 @@ impl<K: Key, T, A: Aggregate<T>, W: WindowAssigner> WindowAggregate<K, T, A, W> 
             }
         }
     }
-
 }

@@ -1,0 +1,256 @@
+//! A live run watched over HTTP: a pipeline binary reads a named pipe that the test keeps
+//! open, serves `/metrics`, `/healthz` and `/debug/graph` on `--http-port 0`, and stops
+//! cleanly on SIGTERM (last windows fired, outputs published, exit 0).
+//!
+//! The test binary is its own child: `live_child` runs the pipeline when `PULSE_LIVE_CHILD`
+//! holds its arguments, and does nothing in a normal test run.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pulse::prelude::*;
+use pulse_tests::{Bid, s};
+
+const CHILD: &str = "PULSE_LIVE_CHILD";
+
+#[derive(Record, Debug, Serialize)]
+struct Count {
+    auction: u64,
+    end: Timestamp,
+    bids: u64,
+}
+
+#[pipeline]
+fn watched(bids: Stream<Bid>) -> Stream<Count> {
+    bids.filter(|b| b.price > 0)
+        .watermark(BoundedOutOfOrderness::millis(100))
+        .key_by(|b| b.auction)
+        .window(Tumbling::secs(1))
+        .aggregate(Count)
+        .map(|w| Count {
+            auction: w.key,
+            end: w.end,
+            bids: w.value,
+        })
+}
+
+#[test]
+fn live_child() {
+    let Ok(args) = std::env::var(CHILD) else {
+        return;
+    };
+    let args: Vec<String> = serde_json::from_str(&args).unwrap();
+    pulse::App::new(watched).run_from(args).unwrap();
+}
+
+/// `GET path` over a real TCP connection; the status line and the body.
+fn get(addr: &str, path: &str) -> (String, String) {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers end");
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// The samples of a Prometheus text exposition: `name{labels}` to value.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn value(m: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    m.iter()
+        .find(|(k, _)| {
+            k.starts_with(&format!("{name}{{"))
+                && labels
+                    .iter()
+                    .all(|(l, v)| k.contains(&format!("{l}=\"{v}\"")))
+        })
+        .map(|(_, v)| *v)
+}
+
+fn spawn(args: &[String]) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "live_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, serde_json::to_string(args).unwrap())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("bids.jsonl");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = dir.path().join("counts.jsonl");
+    let state = dir.path().join("state");
+    let mut child = spawn(&[
+        "watched".into(),
+        "-i".into(),
+        format!("bids={}", s(&fifo)),
+        "-o".into(),
+        s(&out),
+        "--state-dir".into(),
+        s(&state),
+        "--checkpoint-interval".into(),
+        "100ms".into(),
+        "--http-port".into(),
+        "0".into(),
+    ]);
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the child ended early"
+        );
+        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
+            break url.trim_end_matches("/metrics").to_string();
+        }
+    };
+    assert!(addr.starts_with("127.0.0.1:"), "bound to loopback: {addr}");
+    // Live: the run serves before any record arrives.
+    let (status, health) = get(&addr, "/healthz");
+    assert!(status.contains("200"), "{status}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["pipeline"], "watched");
+
+    // 500 bids on 5 auctions over 5 s of event time, 50 of them priced 0 (filtered out); the
+    // pipe stays open.
+    let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let (n, zero) = (500u64, 50u64);
+    for i in 0..n {
+        let price = if i % 10 == 0 { 0 } else { i };
+        writeln!(
+            pipe,
+            r#"{{"auction":{},"price":{price},"t":{}}}"#,
+            i % 5,
+            i * 10
+        )
+        .unwrap();
+    }
+    pipe.flush().unwrap();
+
+    // The counts reach /metrics while the run is live.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let m = loop {
+        let (status, body) = get(&addr, "/metrics");
+        assert!(status.contains("200"), "{status}");
+        let m = samples(&body);
+        if value(&m, "pulse_source_records_total", &[("source", "bids")]) == Some(n as f64) {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "records never counted:\n{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let op = |id: &str, stage: &str| {
+        value(
+            &m,
+            "pulse_operator_records_total",
+            &[("operator", id), ("stage", stage)],
+        )
+    };
+    assert_eq!(op("watched/bids", "emit"), Some(n as f64));
+    assert_eq!(op("watched/output/filter", "receive"), Some(n as f64));
+    assert_eq!(op("watched/output/filter", "emit"), Some((n - zero) as f64));
+    assert_eq!(
+        op("watched/output/key_by", "receive"),
+        Some((n - zero) as f64)
+    );
+    assert_eq!(
+        op("watched/output/window", "receive"),
+        Some((n - zero) as f64)
+    );
+    // Windows up to the watermark (4.89 s) fired: [0,1) .. [3,4) for 5 auctions.
+    let fired = op("watched/output/window", "emit").unwrap();
+    assert!(fired >= 20.0, "{fired} windows fired");
+    assert_eq!(op("watched/output/map", "receive"), Some(fired));
+    assert!(
+        value(
+            &m,
+            "pulse_watermark_ms",
+            &[("operator", "watched/output/watermark")]
+        )
+        .is_some()
+    );
+    // A histogram with its buckets.
+    let buckets = m
+        .keys()
+        .filter(|k| k.starts_with("pulse_operator_process_latency_ms_bucket{"))
+        .count();
+    assert!(buckets >= 10, "{buckets} buckets");
+    assert!(
+        m.keys()
+            .any(|k| k.starts_with("pulse_operator_process_latency_ms_count"))
+    );
+
+    // /debug/graph: each operator's counts and watermark.
+    std::thread::sleep(Duration::from_millis(600));
+    let (_, graph) = get(&addr, "/debug/graph");
+    let graph: serde_json::Value = serde_json::from_str(&graph).unwrap();
+    assert_eq!(graph["live"], true);
+    let ops = graph["operators"].as_array().unwrap();
+    let filter = ops
+        .iter()
+        .find(|o| o["id"] == "watched/output/filter")
+        .unwrap();
+    assert_eq!(filter["records_in"], n);
+    assert_eq!(filter["records_out"], n - zero);
+    let window = ops
+        .iter()
+        .find(|o| o["id"] == "watched/output/window")
+        .unwrap();
+    assert!(window["open_windows"].as_u64().unwrap() >= 5);
+    let (status, _) = get(&addr, "/nothing");
+    assert!(status.contains("404"), "{status}");
+
+    // SIGTERM: the run ends as if its input had, and says so by exiting 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    drop(pipe);
+    assert!(status.success(), "exit {status:?}\n{rest}");
+    assert!(rest.contains("input  bids: 500 records"), "{rest}");
+    // Every window fired at the end, and the output is published.
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 25, "5 windows of 5 auctions");
+    let total: u64 = rows.iter().map(|r| r["bids"].as_u64().unwrap()).sum();
+    assert_eq!(total, n - zero);
+    // Checkpoints were taken while it ran, the last one at the end.
+    assert!(rest.contains("checkpoints: "), "{rest}");
+}
