@@ -780,6 +780,24 @@ fn jsonl_mode(events: usize) {
     let [hand, pulse_canonical, parallel, metered] = alternating(|| {
         let (secs, outputs, rss) = best(|| {
             reset_peak_rss();
+            jsonl_with(
+                canonical,
+                &[("bids", &bids)],
+                &out_metrics,
+                1,
+                &["--http-port", "0"],
+            )
+        });
+        let metered = Row {
+            query: "canonical, /metrics on",
+            mode: "JSONL",
+            events,
+            secs,
+            rss,
+            outputs,
+        };
+        let (secs, outputs, rss) = best(|| {
+            reset_peak_rss();
             hand_jsonl(&bids, &out_hand)
         });
         let hand = Row {
@@ -806,25 +824,8 @@ fn jsonl_mode(events: usize) {
             rss,
             outputs,
         };
-        let (secs, outputs, rss) = best(|| {
-            reset_peak_rss();
-            jsonl_with(
-                canonical,
-                &[("bids", &bids)],
-                &out_metrics,
-                1,
-                &["--http-port", "0"],
-            )
-        });
-        let metered = Row {
-            query: "canonical, /metrics on",
-            mode: "JSONL",
-            events,
-            secs,
-            rss,
-            outputs,
-        };
-        [hand, file!("canonical", canonical), parallel, metered]
+        let plain = file!("canonical", canonical);
+        [hand, plain, parallel, metered]
     });
     print(&hand, None);
     print(&pulse_canonical, Some(&hand));

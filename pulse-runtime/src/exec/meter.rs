@@ -1,8 +1,9 @@
 //! Run metrics through the `metrics` facade, and the run's live status for `/debug/graph`.
 //!
 //! Operators count in plain integers as elements pass (the graph's `Marks`: one `Cell` per
-//! node and output); the driver publishes the difference since the last round once per round,
-//! through metric handles registered once, so no metric call is made per record. Gauges that
+//! node and output); the driver publishes the difference since the last publication after a
+//! round (a batch) at most every 50 ms, through metric handles registered once, so no metric
+//! call is made per record. Gauges that
 //! need a walk over the operators (state size, open windows, watermarks) are published at most
 //! every [`GAUGE_EVERY`] and at the end. With no recorder installed (no `--http-port`) the
 //! meter is off and costs one branch per round.
@@ -19,6 +20,10 @@ use crate::time::{MIN_WATERMARK, now_millis};
 
 /// How often the gauges that walk the operators are published.
 pub const GAUGE_EVERY: Duration = Duration::from_millis(500);
+
+/// How often counters are published: a round is one batch (a thousand records, some
+/// microseconds), far more often than anyone scrapes.
+const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 
 /// One operator's live state, as `/debug/graph` and SIGUSR1 show it.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -83,6 +88,7 @@ pub(crate) struct Meter {
     queue_depth: Gauge,
     checkpoint_age: Gauge,
     last_gauges: Option<Instant>,
+    last_round: Option<Instant>,
     start: Instant,
     board: Option<StatusBoard>,
 }
@@ -175,6 +181,7 @@ impl Meter {
             queue_depth: gauge!("pulse_queue_depth", &base),
             checkpoint_age: gauge!("pulse_checkpoint_age_ms", &base),
             last_gauges: None,
+            last_round: None,
             start: Instant::now(),
             board,
         }
@@ -224,6 +231,10 @@ impl Meter {
         if !self.on && self.board.is_none() {
             return;
         }
+        if !all && self.last_round.is_some_and(|t| t.elapsed() < PUBLISH_EVERY) {
+            return;
+        }
+        self.last_round = Some(Instant::now());
         let mut emitted: Vec<(u64, u64)> = Vec::with_capacity(self.nodes.len());
         let mut watermarks: Vec<i64> = Vec::with_capacity(self.nodes.len());
         graph.with_node_marks(&mut |m| {

@@ -84,6 +84,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop at once rather than at its next timeout.
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(100));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -107,10 +109,13 @@ async fn serve(
             upkeep = Instant::now();
         }
         let Ok(Ok((stream, _))) =
-            tokio::time::timeout(Duration::from_millis(100), listener.accept()).await
+            tokio::time::timeout(Duration::from_secs(1), listener.accept()).await
         else {
             continue;
         };
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         let (handle, board) = (handle.clone(), board.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
