@@ -54,6 +54,18 @@ impl Error {
         Error::Config(message.into())
     }
 
+    /// The process exit code for this error, by kind: 2 for usage and configuration (as
+    /// clap's usage errors), 65 for bad input data, 74 for I/O and writing, 70 for state that
+    /// cannot be saved or restored (`sysexits.h`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => 2,
+            Error::BadRecord { .. } => 65,
+            Error::Io { .. } | Error::Write { .. } => 74,
+            Error::State { .. } => 70,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -101,7 +101,7 @@ pub use pulse_runtime::{arrow_schema, checkpoint, columnar, exec, io, testing};
 pub use pulse_macros::{Event, Record, pipeline};
 
 #[cfg(feature = "cli")]
-pub use cli::{App, run};
+pub use cli::{App, run, run_all};
 
 /// A stream of `T` in a `#[pipeline]` function's signature.
 ///

@@ -704,3 +704,51 @@ fn a_memory_source_feeds_the_driver() {
         .collect();
     assert_eq!(rows, all);
 }
+
+#[pipeline]
+fn expensive(bids: Stream<Bid>) -> Stream<Bid> {
+    bids.filter(|b| b.price >= 100)
+}
+
+/// `run_all` makes each pipeline a subcommand: the first argument picks it, the rest are its
+/// own flags; an unknown name lists the pipelines.
+#[test]
+fn run_all_runs_the_pipeline_named_by_the_first_argument() {
+    use pulse::cli::run_all_from;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    fs::write(
+        &input,
+        "{\"auction\":1,\"price\":5,\"t\":10}\n{\"auction\":2,\"price\":500,\"t\":11}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let args = |name: &str| {
+        vec![
+            "app".to_string(),
+            name.into(),
+            "-q".into(),
+            "--no-checkpoints".into(),
+            "-i".into(),
+            s(&input),
+            "-o".into(),
+            s(&out),
+        ]
+    };
+    let summary = run_all_from((copy, expensive), args("copy")).unwrap();
+    assert_eq!(summary.outputs[0].1, 2);
+    let summary = run_all_from((copy, expensive), args("expensive")).unwrap();
+    assert_eq!(summary.outputs[0].1, 1);
+    assert_eq!(fs::read_to_string(&out).unwrap().lines().count(), 1);
+    let e = run_all_from((copy, expensive), args("cheap"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no pipeline `cheap`") && e.contains("copy, expensive"),
+        "{e}"
+    );
+    let e = run_all_from((copy, expensive), ["app"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Pipelines:") && e.contains("expensive"), "{e}");
+}

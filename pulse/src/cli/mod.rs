@@ -1,5 +1,6 @@
 //! The command line every pipeline binary gets from [`run`]: bind inputs and outputs, explain.
 
+mod all;
 mod config;
 #[cfg(feature = "http")]
 pub mod http;
@@ -16,14 +17,23 @@ use pulse_runtime::exec::{CheckpointPlan, Launch, RunOptions, RunSummary, Savepo
 use pulse_runtime::io::{BadRecordPolicy, Format, SinkSpec, SourceSpec};
 use pulse_runtime::{Error, Pipeline, Result};
 
+pub use all::{Pipelines, run_all, run_all_from};
 pub use config::Config;
 
 /// Runs `pipeline` with bindings from the command line (or `--config`).
 ///
-/// Prints a summary to stderr at the end. Returns the first error, which names the file,
-/// line and field for bad input.
+/// Prints a summary to stderr at the end. On an error it prints the error (which names the
+/// file, line and field for bad input) and exits with the error's code
+/// ([`Error::exit_code`]: 2 usage or configuration, 65 bad data, 74 I/O, 70 state; 130 when a
+/// second Ctrl-C cuts a live run short), so a script can tell failures apart.
 pub fn run<P: Pipeline>(pipeline: P) -> Result<()> {
     App::new(pipeline).run()
+}
+
+/// Prints `e` and exits with its code.
+fn exit_with(e: &Error) -> ! {
+    eprintln!("Error: {e}");
+    std::process::exit(e.exit_code())
 }
 
 /// A pipeline binary with default bindings, overridable by flags and `--config`.
@@ -76,9 +86,13 @@ impl<P: Pipeline> App<P> {
         self
     }
 
-    /// Parses `std::env::args` and runs.
+    /// Parses `std::env::args` and runs; on an error prints it and exits with its code (see
+    /// [`run`]).
     pub fn run(self) -> Result<()> {
-        self.run_from(std::env::args_os()).map(drop)
+        match self.run_from(std::env::args_os()) {
+            Ok(_) => Ok(()),
+            Err(e) => exit_with(&e),
+        }
     }
 
     /// Parses `args` (the first is the program name) and runs; returns what the run did
