@@ -36,6 +36,11 @@ pub mod ops {
     pub fn count(c: &std::cell::Cell<u64>) {
         c.set(c.get() + 1)
     }
+    /// Counts `n` elements handed on by a node (a source's batch).
+    #[inline(always)]
+    pub fn count_n(c: &std::cell::Cell<u64>, n: usize) {
+        c.set(c.get() + n as u64)
+    }
     /// Appends to an output; the stream must carry the output's declared type.
     #[inline(always)]
     pub fn push_output<O, X: SameAs<O>>(out: &mut Vec<(O, i64)>, x: X, ts: i64) {

@@ -29,6 +29,8 @@ pub struct NodeInfo {
     pub op: &'static str,
     /// The `(node, port)` pairs it reads; port 1 is a window's late output.
     pub inputs: &'static [(usize, u8)],
+    /// It emits exactly what it receives, and is not counted itself.
+    pub passes: bool,
 }
 
 /// A pipeline's graph described at compile time, for `--explain`.

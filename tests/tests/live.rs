@@ -230,6 +230,43 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
     let (status, _) = get(&addr, "/nothing");
     assert!(status.contains("404"), "{status}");
 
+    // SIGUSR1: each operator's counts, watermark and open windows on stderr.
+    let asked = Command::new("kill")
+        .args(["-USR1", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(asked.success());
+    let mut status = vec![];
+    loop {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no status printed");
+        if line.starts_with("status of watched:") {
+            status.push(line.clone());
+        } else if !status.is_empty() && line.starts_with("  ") {
+            status.push(line.clone());
+            if line.contains("watched/output/map") {
+                break;
+            }
+        }
+    }
+    let filter = status
+        .iter()
+        .find(|l| l.contains("watched/output/filter"))
+        .unwrap();
+    assert!(
+        filter.contains(&format!("in {:>10}", n))
+            && filter.contains(&format!("out {:>10}", n - zero)),
+        "{filter}"
+    );
+    let window = status
+        .iter()
+        .find(|l| l.contains("watched/output/window"))
+        .unwrap();
+    assert!(
+        window.contains("open windows") && window.contains("watermark 1970-01-01T00:00:04"),
+        "{window}"
+    );
+
     // SIGTERM: the run ends as if its input had, and says so by exiting 0.
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

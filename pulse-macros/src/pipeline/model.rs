@@ -123,7 +123,31 @@ impl PipelineGraph {
         }
     }
 
-    /// One line per node (`[index] id  op <- inputs`) and one per output.
+    /// The parameters of node `k` that say when it fires: a window's assigner, allowed
+    /// lateness and aggregate, a watermark strategy, a join's window. Closures show as `|..|`.
+    pub fn params(&self, k: usize) -> String {
+        let Kind::Op { op, args, .. } = &self.nodes[k].kind else {
+            return String::new();
+        };
+        let shown: Vec<String> = match op.node {
+            "window" => {
+                let mut v = vec![render(&args[0])];
+                let lateness = render(&args[1]);
+                if lateness != "::std::time::Duration::ZERO" {
+                    v.push(format!("allowed_lateness {lateness}"));
+                }
+                v.push(format!("aggregate {}", render(&args[2])));
+                v
+            }
+            "watermark" => vec![render(&args[0])],
+            "join" => vec![render(&args[0])],
+            _ => vec![],
+        };
+        shown.join(", ")
+    }
+
+    /// One line per node (`[index] id  op <- inputs`, then what makes it fire) and one per
+    /// output.
     pub fn to_text(&self) -> String {
         let mut s = format!("pipeline {}\n", self.name);
         for (k, n) in self.nodes.iter().enumerate() {
@@ -143,7 +167,17 @@ impl PipelineGraph {
             } else {
                 format!(" <- {}", inputs.join(", "))
             };
-            s.push_str(&format!("  [{k}] {:<12} {}{arrow}\n", self.label(k), n.id));
+            let params = self.params(k);
+            let params = if params.is_empty() {
+                String::new()
+            } else {
+                format!("  ({params})")
+            };
+            s.push_str(&format!(
+                "  [{k}] {:<12} {}{arrow}{params}\n",
+                self.label(k),
+                n.id
+            ));
         }
         for o in &self.outputs {
             let from = if o.from_port == 1 {
@@ -164,7 +198,13 @@ impl PipelineGraph {
     pub fn to_mermaid(&self) -> String {
         let mut s = String::from("flowchart LR\n");
         for (k, n) in self.nodes.iter().enumerate() {
-            let label = self.label(k).replace('"', "'");
+            let params = self.params(k);
+            let label = if params.is_empty() {
+                self.label(k)
+            } else {
+                format!("{}: {params}", self.label(k))
+            };
+            let label = label.replace('"', "'");
             match n.kind.op().flow {
                 Flow::Source => s.push_str(&format!("  n{k}([\"{label}\"])\n")),
                 _ => s.push_str(&format!("  n{k}[\"{label}\"]\n")),
@@ -195,6 +235,26 @@ fn edge(from: String, to: String, port: u8) -> String {
     } else {
         format!("  {from} --> {to}\n")
     }
+}
+
+/// An argument as the user wrote it, spaces squeezed; a closure as `|..|`.
+fn render(e: &syn::Expr) -> String {
+    struct Closures;
+    impl syn::visit_mut::VisitMut for Closures {
+        fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
+            if let syn::Expr::Closure(_) = e {
+                *e = syn::parse_quote!(__closure__);
+            } else {
+                syn::visit_mut::visit_expr_mut(self, e);
+            }
+        }
+    }
+    let mut e = e.clone();
+    syn::visit_mut::VisitMut::visit_expr_mut(&mut Closures, &mut e);
+    quote::quote!(#e)
+        .to_string()
+        .replace(' ', "")
+        .replace("__closure__", "|..|")
 }
 
 pub fn type_name(ty: &syn::Type) -> String {

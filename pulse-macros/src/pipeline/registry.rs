@@ -103,6 +103,9 @@ pub struct Op {
     pub exchange: bool,
     /// Whether it can pre-aggregate before an exchange (an aligned windowed aggregate).
     pub combines: bool,
+    /// Whether it emits exactly what it receives, one for one (`map`, `inspect`, `watermark`):
+    /// its count is its input's, so nothing is counted per element.
+    pub passes: bool,
 }
 
 const PLAIN: &[Shape] = &[Shape::Plain, Shape::Aggregated];
@@ -129,6 +132,7 @@ const fn elementwise(name: &'static str, ctor: &'static str, runtime: &'static s
         clock: false,
         exchange: false,
         combines: false,
+        passes: false,
     }
 }
 
@@ -147,6 +151,7 @@ const fn modifier(name: &'static str, on: &'static [Shape], build: Build) -> Op 
 pub const OPS: &[Op] = &[
     Op {
         usage: "map(|x| ..)",
+        passes: true,
         ..elementwise("map", "map", "operator::stateless::MapOp")
     },
     Op {
@@ -163,6 +168,7 @@ pub const OPS: &[Op] = &[
     },
     Op {
         usage: "inspect(|x| ..)",
+        passes: true,
         ..elementwise("inspect", "inspect", "operator::stateless::Inspect")
     },
     Op {
@@ -178,6 +184,7 @@ pub const OPS: &[Op] = &[
         usage: "watermark(BoundedOutOfOrderness::secs(5))",
         stateful: true,
         makes_watermark: true,
+        passes: true,
         ..elementwise("watermark", "watermark", "operator::watermark::WatermarkOp")
     },
     Op {

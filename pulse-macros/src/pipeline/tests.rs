@@ -74,9 +74,9 @@ fn window_aggregate_and_its_late_port() {
         l.graph.to_text(),
         "pipeline p
   [0] xs: E        p/xs
-  [1] watermark    p/counts/watermark <- [0]
+  [1] watermark    p/counts/watermark <- [0]  (BoundedOutOfOrderness::secs(5))
   [2] key_by       p/counts/key_by <- [1]
-  [3] window       p/counts/window <- [2]
+  [3] window       p/counts/window <- [2]  (Tumbling::secs(10), allowed_lateness Duration::from_secs(1), aggregate Count)
   [4] late         p/late/late <- [3].late
   output counts: W <- [3]
   output late: E <- [4]
@@ -102,6 +102,21 @@ fn window_aggregate_and_its_late_port() {
         quote::quote!(#zero).to_string(),
         ":: std :: time :: Duration :: ZERO"
     );
+}
+
+/// `--explain` shows what makes a node fire; closures are abbreviated.
+#[test]
+fn explain_shows_window_parameters_with_closures_abbreviated() {
+    let l = ok(parse_quote! {
+        fn p(xs: Stream<E>) -> Stream<W> {
+            xs.key_by(|x| x.k).window(Session::with_gap(Duration::from_secs(30))).aggregate((Count, Sum(|x: &E| x.v)))
+        }
+    });
+    assert_eq!(
+        l.graph.params(2),
+        "Session::with_gap(Duration::from_secs(30)), aggregate (Count,Sum(|..|))"
+    );
+    assert_eq!(l.graph.params(1), "", "key_by has none");
 }
 
 #[test]
@@ -138,7 +153,7 @@ fn join_takes_two_keyed_sides() {
   [1] b: B         p/b
   [2] key_by       p/r/key_by <- [1]
   [3] key_by       p/output/key_by <- [0]
-  [4] join         p/output/join <- [3], [2]
+  [4] join         p/output/join <- [3], [2]  (Tumbling::secs(10))
   output output: O <- [4]
 "
     );
@@ -183,7 +198,7 @@ fn name_sets_the_stable_id() {
         "pipeline p
   [0] xs: E        p/xs
   [1] key_by       p/by-k <- [0]
-  [2] window       p/counts <- [1]
+  [2] window       p/counts <- [1]  (Tumbling::secs(1), aggregate Count)
   output output: W <- [2]
 "
     );
@@ -202,7 +217,7 @@ fn mermaid_draws_sources_outputs_and_late_edges() {
         "flowchart LR
   n0([\"xs: E\"])
   n1[\"key_by\"]
-  n2[\"window\"]
+  n2[\"window: Tumbling::secs(10), aggregate Count\"]
   n3[\"late\"]
   o0[[\"counts: W\"]]
   o1[[\"out1: E\"]]

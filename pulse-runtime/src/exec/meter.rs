@@ -246,27 +246,33 @@ impl Meter {
             );
             watermarks.extend_from_slice(m.watermark);
         });
-        let source_nodes: Vec<usize> = (0..self.nodes.len())
-            .filter(|&k| self.nodes[k].inputs.is_empty())
-            .collect();
-        let received = |k: usize| -> u64 {
-            let n = &self.nodes[k];
-            if n.inputs.is_empty() {
-                return source_nodes
+        // What each node received is what its inputs emitted on the ports it reads (a source
+        // node: its source's records); a node that passes elements on emits what it received.
+        let mut received: Vec<u64> = vec![0; self.nodes.len()];
+        let mut next_source = 0;
+        for (k, n) in self.nodes.iter().enumerate() {
+            received[k] = if n.inputs.is_empty() {
+                next_source += 1;
+                sources
+                    .get(next_source - 1)
+                    .map_or(0, |s| s.stats().records)
+            } else {
+                n.inputs
                     .iter()
-                    .position(|&s| s == k)
-                    .and_then(|i| sources.get(i))
-                    .map_or(0, |s| s.stats().records);
+                    .map(|&(from, port)| {
+                        emitted
+                            .get(from)
+                            .map_or(0, |e| if port == 1 { e.1 } else { e.0 })
+                    })
+                    .sum()
+            };
+            if n.passes
+                && let Some(e) = emitted.get_mut(k)
+            {
+                e.0 = received[k];
             }
-            n.inputs
-                .iter()
-                .map(|&(from, port)| {
-                    emitted
-                        .get(from)
-                        .map_or(0, |e| if port == 1 { e.1 } else { e.0 })
-                })
-                .sum()
-        };
+        }
+        let received = |k: usize| received.get(k).copied().unwrap_or(0);
         if self.on {
             for (k, nm) in self.node.iter_mut().enumerate() {
                 let Some(&(main, late)) = emitted.get(k) else {

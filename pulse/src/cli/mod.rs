@@ -120,15 +120,18 @@ impl<P: Pipeline> App<P> {
             // ends as if every input had (the last windows fire, the outputs are published).
             launch.options.stop = Some(signals::stop_on_signals());
         }
+        // What each operator is doing, for SIGUSR1, /debug/graph and the summary.
+        let board: pulse_runtime::exec::StatusBoard = Default::default();
+        board.lock().unwrap_or_else(|p| p.into_inner()).pipeline = P::NAME.into();
+        launch.options.status = Some(board.clone());
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = signals::status_on_usr1(board.clone(), done.clone());
         #[cfg(feature = "http")]
         let _server = match plan.http {
             Some(addr) => {
-                let board: pulse_runtime::exec::StatusBoard = Default::default();
-                board.lock().unwrap_or_else(|p| p.into_inner()).pipeline = P::NAME.into();
                 let server = http::Server::start(addr.ip(), addr.port(), board.clone())?;
                 eprintln!("metrics: http://{}/metrics", server.addr());
                 launch.options.metrics = true;
-                launch.options.status = Some(board);
                 Some(server)
             }
             None => None,
@@ -139,13 +142,33 @@ impl<P: Pipeline> App<P> {
                 "--http-port needs the `http` feature of the `pulse` crate",
             ));
         }
-        let summary = launch.run(&self.pipeline)?;
+        let result = launch.run(&self.pipeline);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(w) = watcher {
+            let _ = w.join();
+        }
+        let summary = result?;
         let exported = launch
             .checkpoints
             .as_ref()
             .is_some_and(|c| c.export_savepoint.is_some());
         if !launch.quiet && !exported && !summary.finished_earlier {
             eprintln!("{} {summary}", P::NAME);
+            let st = board.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            for op in st.operators.iter().filter(|o| o.op == "window") {
+                if op.records_in > 0 && op.records_out == 0 {
+                    eprintln!(
+                        "  window {} never fired: {} elements in{}",
+                        op.id,
+                        op.records_in,
+                        if summary.late > 0 {
+                            ", late elements counted above"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
         }
         Ok(summary)
     }

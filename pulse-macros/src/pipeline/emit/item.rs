@@ -82,11 +82,12 @@ fn consts(g: &PipelineGraph) -> TokenStream {
     let nodes = g.nodes.iter().map(|n| {
         let id = &n.id;
         let op = n.kind.op().node;
+        let passes = n.kind.op().passes;
         let inputs = n.inputs.iter().map(|e| {
             let (from, port) = (e.from, e.port);
             quote!((#from, #port))
         });
-        quote!(::pulse::__private::NodeInfo { id: #id, op: #op, inputs: &[#(#inputs),*] })
+        quote!(::pulse::__private::NodeInfo { id: #id, op: #op, inputs: &[#(#inputs),*], passes: #passes })
     });
     quote! {
         const NAME: &'static str = #name;

@@ -82,8 +82,12 @@ impl Emitter<'_> {
     fn to_consumers(&self, node: usize, port: u8) -> TokenStream {
         // Counted once per element where it is handed on: a node's input count is the sum of
         // what its inputs emitted, so one increment per element and node covers both.
+        // Sources count per batch, and a node that emits what it receives is not counted.
+        let op = self.g.nodes[node].kind.op();
         let count = if port == 1 {
             quote! { ::pulse::__private::ops::count(&__w.emitted_late[#node]); }
+        } else if op.passes || op.flow == Flow::Source {
+            quote!()
         } else {
             quote! { ::pulse::__private::ops::count(&__w.emitted[#node]); }
         };
@@ -316,6 +320,7 @@ impl Emitter<'_> {
                     let batch = batch.downcast_mut::<::std::vec::Vec<#ty>>().expect(#msg);
                     // An idle input becomes active again when it has data.
                     let was_idle = { let #pat = &mut *st; ::std::mem::replace(&mut __w.idle[#k], false) };
+                    { let #pat = &mut *st; ::pulse::__private::ops::count_n(&__w.emitted[#k], batch.len()); }
                     if was_idle && !batch.is_empty() {
                         __prop(st);
                     }
