@@ -229,6 +229,9 @@ impl std::fmt::Display for RunSummary {
         )?;
         for (name, s) in &self.inputs {
             write!(f, "  input  {name}: {} records", s.records)?;
+            if s.bytes > 0 {
+                write!(f, " ({:.1} MB)", s.bytes as f64 / 1e6)?;
+            }
             if s.skipped > 0 {
                 write!(f, ", {} bad records skipped", s.skipped)?;
             }
@@ -248,6 +251,73 @@ impl std::fmt::Display for RunSummary {
             write!(f, "\n  state cells evicted to fjall: {}", self.evicted)?;
         }
         Ok(())
+    }
+}
+
+/// A progress report: on a terminal one line rewritten in place every 2 s, otherwise a plain
+/// line every 5 s.
+pub(crate) struct Progress {
+    pub elapsed: Duration,
+    pub records: u64,
+    pub bytes: u64,
+    /// Bytes of all inputs, if every input knows.
+    pub total: Option<u64>,
+    pub written: u64,
+    pub watermark: Option<i64>,
+    pub workers: usize,
+}
+
+/// How often progress is reported.
+pub(crate) fn progress_every() -> Duration {
+    if std::io::stderr().is_terminal() {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(5)
+    }
+}
+
+impl Progress {
+    /// The line, e.g. `[  12.0s] 1200000 records (43 % of 219 MB), 8.1 M/s, watermark .., wrote 100`.
+    pub(crate) fn line(&self) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        let mut s = format!("[{secs:>6.1}s] read {} records", self.records);
+        match self.total {
+            Some(t) if t > 0 => s.push_str(&format!(
+                " ({:.0} % of {:.0} MB)",
+                100.0 * self.bytes as f64 / t as f64,
+                t as f64 / 1e6
+            )),
+            _ if self.bytes > 0 => s.push_str(&format!(" ({:.0} MB)", self.bytes as f64 / 1e6)),
+            _ => {}
+        }
+        s.push_str(&format!(
+            ", {:.2} M records/s",
+            self.records as f64 / secs.max(1e-9) / 1e6
+        ));
+        if let Some(w) = self.watermark {
+            s.push_str(&format!(", watermark {}", crate::Timestamp::from_millis(w)));
+        }
+        s.push_str(&format!(", wrote {}", self.written));
+        if self.workers > 1 {
+            s.push_str(&format!(" ({} workers)", self.workers));
+        }
+        s
+    }
+
+    /// Prints the line on stderr.
+    pub(crate) fn show(&self) {
+        if std::io::stderr().is_terminal() {
+            eprint!("\r{}\x1b[K", self.line());
+        } else {
+            eprintln!("{}", self.line());
+        }
+    }
+
+    /// Ends a line rewritten in place, before the summary.
+    pub(crate) fn clear() {
+        if std::io::stderr().is_terminal() {
+            eprint!("\r\x1b[K");
+        }
     }
 }
 
@@ -390,15 +460,31 @@ pub fn run_graph<G: Graph + ?Sized>(
         if checkpointing.is_some() {
             meter.checkpoint_age(last_checkpoint);
         }
-        if opts.progress && last_progress.elapsed() >= Duration::from_secs(2) {
+        if opts.progress && last_progress.elapsed() >= progress_every() {
             last_progress = Instant::now();
-            let read: u64 = sources.iter().map(|s| s.stats().records).sum();
-            let written: u64 = sinks.iter().map(|s| s.written()).sum();
-            eprintln!(
-                "[{:>6.1}s] read {read} records, wrote {written}",
-                start.elapsed().as_secs_f64()
-            );
+            let mut wm = None;
+            graph.with_node_marks(&mut |m| {
+                wm = m
+                    .watermark
+                    .iter()
+                    .copied()
+                    .filter(|&w| w < MAX_WATERMARK)
+                    .max();
+            });
+            let p = Progress {
+                elapsed: start.elapsed(),
+                records: sources.iter().map(|s| s.stats().records).sum(),
+                bytes: sources.iter().map(|s| s.stats().bytes).sum(),
+                total: sources.iter().map(|s| s.total_bytes()).sum(),
+                written: sinks.iter().map(|s| s.written()).sum(),
+                watermark: wm.filter(|&w| w > crate::time::MIN_WATERMARK),
+                workers: 1,
+            };
+            p.show();
         }
+    }
+    if opts.progress {
+        Progress::clear();
     }
     if let Some(c) = checkpointing.as_mut() {
         c.take(graph, &sources, &mut sinks, true)?;
@@ -431,4 +517,37 @@ pub fn run_graph<G: Graph + ?Sized>(
         resumed_from: None,
         finished_earlier: false,
     })
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn progress_says_how_far_how_fast_and_where_event_time_is() {
+        let p = Progress {
+            elapsed: Duration::from_secs(2),
+            records: 3_000_000,
+            bytes: 110_000_000,
+            total: Some(220_000_000),
+            written: 42,
+            watermark: Some(1_000),
+            workers: 1,
+        };
+        assert_eq!(
+            p.line(),
+            "[   2.0s] read 3000000 records (50 % of 220 MB), 1.50 M records/s, watermark 1970-01-01T00:00:01.000Z, wrote 42"
+        );
+        let live = Progress {
+            total: None,
+            bytes: 0,
+            watermark: None,
+            workers: 2,
+            ..p
+        };
+        assert_eq!(
+            live.line(),
+            "[   2.0s] read 3000000 records, 1.50 M records/s, wrote 42 (2 workers)"
+        );
+    }
 }

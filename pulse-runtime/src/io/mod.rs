@@ -42,6 +42,10 @@ pub trait Source {
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool>;
     /// What was read so far.
     fn stats(&self) -> SourceStats;
+    /// Bytes in all, when known in advance (files: their sizes), for progress.
+    fn total_bytes(&self) -> Option<u64> {
+        None
+    }
     /// Where the next record starts, for checkpoints (empty if the source cannot resume).
     fn position(&self) -> Vec<u8> {
         Vec::new()

@@ -276,7 +276,12 @@ impl<P: Pipeline> App<P> {
             }
             sinks.push(spec);
         }
-        let mut options = RunOptions::default();
+        let mut options = RunOptions {
+            // A line rewritten in place on a terminal, a plain line every few seconds
+            // otherwise; none with --quiet.
+            progress: !m.get_flag("quiet"),
+            ..RunOptions::default()
+        };
         if let Some(n) = m
             .get_one::<usize>("batch-size")
             .copied()

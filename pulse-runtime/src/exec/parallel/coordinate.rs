@@ -89,14 +89,18 @@ pub(super) fn coordinate(
                 shared.requested.store(epoch, SeqCst);
             }
         }
-        if opts.progress && last_progress.elapsed() >= Duration::from_secs(2) {
+        if opts.progress && last_progress.elapsed() >= crate::exec::driver::progress_every() {
             last_progress = Instant::now();
-            let read: u64 = shared.read.iter().map(|r| r.load(SeqCst)).sum();
-            let written: u64 = sinks.iter().map(|s| s.written()).sum();
-            eprintln!(
-                "[{:>6.1}s] read {read} records, wrote {written} ({workers} workers)",
-                start.elapsed().as_secs_f64(),
-            );
+            crate::exec::driver::Progress {
+                elapsed: start.elapsed(),
+                records: shared.read.iter().map(|r| r.load(SeqCst)).sum(),
+                bytes: 0,
+                total: None,
+                written: sinks.iter().map(|s| s.written()).sum(),
+                watermark: None,
+                workers,
+            }
+            .show();
         }
     }
 }

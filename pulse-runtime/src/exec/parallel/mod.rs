@@ -255,6 +255,9 @@ pub fn run_parallel<P: Pipeline>(
         if let Err(e) = coordinate(&out_rx, &mut sinks, &shared, cp, start, opts, &mut meter) {
             shared.fail(Some(e));
         }
+        if opts.progress {
+            super::driver::Progress::clear();
+        }
         drop(out_rx);
         for h in handles {
             match h.join() {

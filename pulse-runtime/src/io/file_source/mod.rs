@@ -296,6 +296,19 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
         self.stats.clone()
     }
 
+    fn total_bytes(&self) -> Option<u64> {
+        if self.live {
+            return None;
+        }
+        Some(
+            self.files
+                .iter()
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum(),
+        )
+    }
+
     /// File, byte offset, line, the end of the current stripe (`u64::MAX` unless striped), and
     /// the largest event time read.
     fn position(&self) -> Vec<u8> {
