@@ -37,13 +37,30 @@ fn watched(bids: Stream<Bid>) -> Stream<Count> {
         })
 }
 
+/// Bids from two feeds, each with its own watermark, counted per auction and second: the
+/// union's watermark is the smaller of the two.
+#[pipeline]
+fn merged(a: Stream<Bid>, b: Stream<Bid>) -> Stream<Count> {
+    let b = b.watermark(BoundedOutOfOrderness::millis(100));
+    a.watermark(BoundedOutOfOrderness::millis(100))
+        .union(b)
+        .key_by(|b| b.auction)
+        .window(Tumbling::secs(1))
+        .aggregate(Count)
+        .map(|w| Count {
+            auction: w.key,
+            end: w.end,
+            bids: w.value,
+        })
+}
+
 #[test]
 fn live_child() {
     let Ok(args) = std::env::var(CHILD) else {
         return;
     };
     let args: Vec<String> = serde_json::from_str(&args).unwrap();
-    pulse::App::new(watched).run_from(args).unwrap();
+    pulse::cli::run_all_from((watched, merged), args).unwrap();
 }
 
 /// `GET path` over a real TCP connection; the status line and the body.
@@ -110,6 +127,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
     let out = dir.path().join("counts.jsonl");
     let state = dir.path().join("state");
     let mut child = spawn(&[
+        "app".into(),
         "watched".into(),
         "-i".into(),
         format!("bids={}", s(&fifo)),
@@ -290,4 +308,115 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
     assert_eq!(total, n - zero);
     // Checkpoints were taken while it ran, the last one at the end.
     assert!(rest.contains("checkpoints: "), "{rest}");
+}
+
+/// Starts `merged` on a file and a pipe that stays open with no data; returns the child, its
+/// stderr and the metrics address.
+fn start_merged(
+    dir: &std::path::Path,
+    idle: Option<&str>,
+) -> (
+    Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+    std::fs::File,
+) {
+    let file = dir.join("a.jsonl");
+    let lines: String = (0..100)
+        .map(|i| format!("{{\"auction\":{},\"price\":1,\"t\":{}}}\n", i % 2, i * 30))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let fifo = dir.join("b.jsonl");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut args = vec![
+        "app".to_string(),
+        "merged".into(),
+        "-i".into(),
+        format!("a={}", s(&file)),
+        "-i".into(),
+        format!("b={}", s(&fifo)),
+        "-o".into(),
+        s(&dir.join("out.jsonl")),
+        "--no-checkpoints".into(),
+        "--http-port".into(),
+        "0".into(),
+    ];
+    if let Some(t) = idle {
+        args.extend(["--idle-timeout".into(), t.into()]);
+    }
+    let mut child = spawn(&args);
+    // The writer keeps the pipe open and sends nothing.
+    let pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the child ended early"
+        );
+        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
+            break url.trim_end_matches("/metrics").to_string();
+        }
+    };
+    (child, err, addr, pipe)
+}
+
+fn windows_fired(addr: &str) -> (Option<f64>, Option<f64>) {
+    let (_, body) = get(addr, "/metrics");
+    let m = samples(&body);
+    (
+        value(&m, "pulse_source_records_total", &[("source", "a")]),
+        value(
+            &m,
+            "pulse_operator_records_total",
+            &[("operator", "merged/output/window"), ("stage", "emit")],
+        ),
+    )
+}
+
+/// A second input that is open but silent holds the first one's windows back; with
+/// `--idle-timeout` it stops doing so once it has been silent that long.
+#[test]
+fn an_idle_live_input_stops_holding_the_watermark_back_after_the_timeout() {
+    for idle in [None, Some("300ms")] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, mut err, addr, pipe) = start_merged(dir.path(), idle);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let fired = loop {
+            let (read, fired) = windows_fired(&addr);
+            if read == Some(100.0) && (idle.is_none() || fired.is_some_and(|f| f > 0.0)) {
+                // Without a timeout, give the windows time they would need to fire.
+                if idle.is_none() {
+                    std::thread::sleep(Duration::from_millis(1500));
+                    break windows_fired(&addr).1;
+                }
+                break fired;
+            }
+            assert!(Instant::now() < deadline, "{idle:?}: never read or fired");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        match idle {
+            None => assert_eq!(fired, Some(0.0), "held back by the silent pipe"),
+            Some(_) => assert_eq!(
+                fired,
+                Some(6.0),
+                "3 s of bids, 2 auctions: [0,1), [1,2) fired, [2,3) at the end"
+            ),
+        }
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let mut rest = String::new();
+        err.read_to_string(&mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "{rest}");
+        drop(pipe);
+    }
 }

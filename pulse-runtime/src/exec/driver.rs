@@ -28,6 +28,9 @@ pub struct RunOptions {
     /// Set from another thread (a signal handler) to end the run as if every input had ended:
     /// the final watermark fires every window, the outputs are published.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// A live input with no data for this long stops holding the watermark back until it
+    /// sends again (Flink's `withIdleness`); `None`: never.
+    pub idle_timeout: Option<Duration>,
     /// Worker threads, each running a copy of the graph (the parallel driver, see [`Launch`](super::Launch)).
     pub workers: usize,
 }
@@ -40,6 +43,7 @@ impl Default for RunOptions {
             metrics: false,
             status: None,
             stop: None,
+            idle_timeout: None,
             workers: 1,
         }
     }
@@ -398,6 +402,10 @@ pub fn run_graph<G: Graph + ?Sized>(
     let mut last_progress = Instant::now();
     let mut order = Vec::with_capacity(sources.len());
     let merged = sources.len() > 1;
+    // Live inputs: when each last sent data, and which are idle now.
+    let any_live = sources.iter().any(|s| s.is_live());
+    let mut last_data: Vec<Option<Instant>> = vec![None; sources.len()];
+    let mut idle: Vec<bool> = vec![false; sources.len()];
     while live.iter().any(|&l| l) {
         if let Some(first) = merged.then(|| merge_next(&sources, &live)).flatten() {
             // Runs of the input furthest behind, about a batch in all per round.
@@ -419,9 +427,17 @@ pub fn run_graph<G: Graph + ?Sized>(
             }
         } else {
             to_read(&sources, &live, &mut order);
+            let mut got = 0;
             for &port in &order {
                 let src = &mut sources[port];
+                let before = src.stats().records;
                 let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
+                let n = src.stats().records - before;
+                got += n;
+                if n > 0 && std::mem::take(&mut idle[port]) {
+                    // It sends again: it holds the watermark back again, from before its data.
+                    graph.set_idle(port, false);
+                }
                 let t = Instant::now();
                 graph.push_batch(port, batches[port].as_mut());
                 meter.push_took(t);
@@ -429,6 +445,24 @@ pub fn run_graph<G: Graph + ?Sized>(
                     live[port] = false;
                     graph.input_watermark(port, MAX_WATERMARK);
                 }
+                if src.is_live() && (n > 0 || last_data[port].is_none()) {
+                    last_data[port] = Some(Instant::now());
+                }
+            }
+            if let Some(timeout) = opts.idle_timeout {
+                for port in 0..sources.len() {
+                    if live[port]
+                        && !idle[port]
+                        && last_data[port].is_some_and(|t| t.elapsed() >= timeout)
+                    {
+                        idle[port] = true;
+                        graph.set_idle(port, true);
+                    }
+                }
+            }
+            if got == 0 && any_live {
+                // Live inputs with nothing new: wait a little instead of spinning.
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
         graph.advance_processing_time(now_millis());

@@ -2,22 +2,18 @@
 //!
 //! A thread reads the input and hands whole lines, in chunks, over a bounded channel (so a
 //! fast producer waits instead of growing memory); the source reads the chunks through
-//! [`Input::Live`], which reports `WouldBlock` when nothing has arrived for a moment. The
-//! driver then goes on (publishing metrics, firing processing-time timers, noticing a stop)
-//! and asks again. A live input cannot be replayed: a restart continues with what arrives
+//! [`Input::Live`], which reports `WouldBlock` at once when nothing has arrived. The driver
+//! then goes on (reading other inputs, publishing metrics, firing processing-time timers,
+//! noticing a stop), pauses briefly when no input had anything, and asks again. A live input cannot be replayed: a restart continues with what arrives
 //! next, so records read after the last checkpoint before a crash are not read again.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 /// Chunks of lines in flight between the reading thread and the source.
 const CHUNKS: usize = 16;
-
-/// How long a read waits for a chunk before reporting `WouldBlock`.
-const WAIT: Duration = Duration::from_millis(50);
 
 /// Whether `path` names a live input: `-` (standard input) or a named pipe.
 pub fn is_live(path: &str) -> bool {
@@ -129,13 +125,13 @@ fn pump(mut r: Box<dyn Read>, tx: &SyncSender<io::Result<Vec<u8>>>) {
 impl Read for LiveReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.at == self.chunk.len() {
-            match self.rx.recv_timeout(WAIT) {
+            match self.rx.try_recv() {
                 Ok(chunk) => {
                     self.chunk = chunk?;
                     self.at = 0;
                 }
-                Err(RecvTimeoutError::Timeout) => return Err(io::ErrorKind::WouldBlock.into()),
-                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                Err(TryRecvError::Empty) => return Err(io::ErrorKind::WouldBlock.into()),
+                Err(TryRecvError::Disconnected) => return Ok(0),
             }
         }
         let n = buf.len().min(self.chunk.len() - self.at);

@@ -42,6 +42,11 @@ pub trait Source {
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool>;
     /// What was read so far.
     fn stats(&self) -> SourceStats;
+    /// Whether it is live (standard input, a named pipe): read as data arrives, it may have
+    /// nothing for a while, and then may be marked idle.
+    fn is_live(&self) -> bool {
+        false
+    }
     /// Bytes in all, when known in advance (files: their sizes), for progress.
     fn total_bytes(&self) -> Option<u64> {
         None

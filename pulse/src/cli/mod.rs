@@ -289,6 +289,9 @@ impl<P: Pipeline> App<P> {
         {
             options.batch_size = n.max(1);
         }
+        if let Some(v) = m.get_one::<String>("idle-timeout") {
+            options.idle_timeout = Some(parse_duration(v)?);
+        }
         if let Some(n) = m.get_one::<usize>("workers").copied().or(config.workers) {
             if n == 0 {
                 return Err(Error::config(
@@ -533,6 +536,12 @@ fn command<P: Pipeline>() -> Command {
                 .long("allow-non-restored-state")
                 .action(ArgAction::SetTrue)
                 .help("Drops the saved state of operators the pipeline no longer has"),
+        )
+        .arg(
+            Arg::new("idle-timeout")
+                .long("idle-timeout")
+                .value_name("DURATION")
+                .help("A live input (stdin, a pipe) with no data for this long stops holding the watermark back until it sends again [default: never]"),
         )
         .arg(
             Arg::new("http-port")

@@ -253,7 +253,12 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
     }
 
     fn progress(&self) -> Option<i64> {
-        Some(self.high)
+        // A live input's event time says nothing of what comes next: it is read in turn.
+        (!self.live).then_some(self.high)
+    }
+
+    fn is_live(&self) -> bool {
+        self.live
     }
 
     fn segments(&self) -> bool {
