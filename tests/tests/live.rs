@@ -103,6 +103,21 @@ fn value(m: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Opti
         .map(|(_, v)| *v)
 }
 
+/// The address the child prints as `metrics: http://ADDR/metrics`.
+fn metrics_address(err: &mut BufReader<std::process::ChildStderr>) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the child ended early"
+        );
+        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
+            return url.trim_end_matches("/metrics").to_string();
+        }
+    }
+}
+
 fn spawn(args: &[String]) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "live_child", "--nocapture", "--test-threads=1"])
@@ -141,17 +156,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
         "0".into(),
     ]);
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the child ended early"
-        );
-        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
-            break url.trim_end_matches("/metrics").to_string();
-        }
-    };
+    let addr = metrics_address(&mut err);
     assert!(addr.starts_with("127.0.0.1:"), "bound to loopback: {addr}");
     // Live: the run serves before any record arrives.
     let (status, health) = get(&addr, "/healthz");
@@ -254,7 +259,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
         .status()
         .unwrap();
     assert!(asked.success());
-    let mut status = vec![];
+    let (mut status, mut line) = (vec![], String::new());
     loop {
         line.clear();
         assert!(err.read_line(&mut line).unwrap() > 0, "no status printed");
@@ -354,17 +359,7 @@ fn start_merged(
     // The writer keeps the pipe open and sends nothing.
     let pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the child ended early"
-        );
-        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
-            break url.trim_end_matches("/metrics").to_string();
-        }
-    };
+    let addr = metrics_address(&mut err);
     (child, err, addr, pipe)
 }
 
