@@ -86,6 +86,7 @@ fn committed(out: &Path) -> (Vec<String>, Vec<(u64, u64, i64)>) {
         format: Format::Parquet,
         on_bad_record: Default::default(),
         split: Default::default(),
+        follow: false,
     };
     let mut src = ParquetSource::<Bid>::open(&spec).unwrap();
     let mut rows = vec![];

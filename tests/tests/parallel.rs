@@ -39,6 +39,7 @@ fn split_source(path: &Path, split: Split, policy: BadRecordPolicy) -> FileSourc
         format: Format::Jsonl,
         on_bad_record: policy,
         split,
+        follow: false,
     };
     FileSource::<Line>::open(&spec).unwrap()
 }

@@ -142,6 +142,7 @@ fn read_pulse<T: Event + ArrowField>(path: &str) -> pulse::Result<Vec<T>> {
         format: pulse::io::Format::Parquet,
         on_bad_record: Default::default(),
         split: Default::default(),
+        follow: false,
     };
     let mut src = ParquetSource::<T>::open(&spec)?;
     let mut out: Vec<T> = vec![];

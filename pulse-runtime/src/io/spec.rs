@@ -94,6 +94,8 @@ pub struct SourceSpec {
     pub on_bad_record: BadRecordPolicy,
     /// Which share of the input this source reads, in a parallel run.
     pub split: Split,
+    /// Follow the file as it grows and is rotated (`--follow`): a live input.
+    pub follow: bool,
 }
 
 /// One worker's share of an input: JSON lines files are read in interleaved stripes, so all
@@ -170,6 +172,7 @@ impl SourceSpec {
             path,
             on_bad_record: BadRecordPolicy::Fail,
             split: Split::default(),
+            follow: false,
         })
     }
 }

@@ -114,7 +114,7 @@ impl<P: Pipeline> App<P> {
         if launch
             .sources
             .iter()
-            .any(|s| pulse_runtime::io::is_live(&s.path))
+            .any(|s| s.follow || pulse_runtime::io::is_live(&s.path))
         {
             // A live input ends when its writer closes it, or at Ctrl-C / SIGTERM: the run then
             // ends as if every input had (the last windows fire, the outputs are published).
@@ -250,6 +250,7 @@ impl<P: Pipeline> App<P> {
                 format,
                 on_bad_record,
                 split: Default::default(),
+                follow: m.get_flag("follow"),
             });
         }
         let mut sinks = vec![];
@@ -536,6 +537,13 @@ fn command<P: Pipeline>() -> Command {
                 .long("allow-non-restored-state")
                 .action(ArgAction::SetTrue)
                 .help("Drops the saved state of operators the pipeline no longer has"),
+        )
+        .arg(
+            Arg::new("follow")
+                .long("follow")
+                .short('f')
+                .action(ArgAction::SetTrue)
+                .help("Follows each JSON lines input as it grows and is rotated (like tail -F), until Ctrl-C"),
         )
         .arg(
             Arg::new("idle-timeout")

@@ -58,8 +58,11 @@ pub struct FileSource<T> {
     high: i64,
     bytes: Vec<u8>,
     record: csv::StringRecord,
-    /// Standard input or a named pipe: read as lines arrive, never sought.
+    /// Standard input, a named pipe or a followed file: read as lines arrive.
     live: bool,
+    /// A followed file (`--follow`), and the (inode, offset) a resume starts at.
+    follow: bool,
+    follow_from: Option<(u64, u64)>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -80,7 +83,13 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
     /// With a [`Split`], JSON lines files are read in this worker's stripes and CSV files are
     /// dealt out whole.
     pub fn open(spec: &SourceSpec) -> Result<Self> {
-        let live = super::live::is_live(&spec.path);
+        let live = spec.follow || super::live::is_live(&spec.path);
+        if spec.follow && spec.path.contains(['*', '?', '[']) {
+            return Err(Error::config(format!(
+                "input `{}`: --follow follows one file, not the glob `{}`",
+                spec.name, spec.path
+            )));
+        }
         let mut files = if live {
             if spec.format != Format::Jsonl {
                 return Err(Error::config(format!(
@@ -128,6 +137,8 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
             bytes: Vec::new(),
             record: csv::StringRecord::new(),
             live,
+            follow: spec.follow,
+            follow_from: None,
             _t: PhantomData,
         })
     }
@@ -143,7 +154,12 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
         };
         self.next_file += 1;
         if self.live {
-            let input = LiveReader::spawn(&path).map_err(|e| Error::io(&path, e))?;
+            let input = if self.follow {
+                LiveReader::follow(&path, self.follow_from.take())
+            } else {
+                LiveReader::spawn(&path)
+            }
+            .map_err(|e| Error::io(&path, e))?;
             self.current = Some(Reader::Jsonl {
                 path,
                 reader: BufReader::with_capacity(1 << 16, Input::Live(input)),
@@ -338,12 +354,42 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
             }
         };
         let current = current.filter(|_| !self.live);
+        if let Some(Reader::Jsonl {
+            reader,
+            offset,
+            line,
+            ..
+        }) = &self.current
+            && let Input::Live(l) = reader.get_ref()
+            && self.follow
+        {
+            // A followed file: the offset in the file now being read, and its inode (in the
+            // slot a stripe's end has in a plain file's position).
+            if let Some((inode, at)) = l.file_at(*offset) {
+                return super::encode_position(1, (0u64, at, *line, inode), self.high, None);
+            }
+        }
         super::encode_position(self.files.len(), pos, self.high, current)
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
+        if !position.is_empty() && self.follow {
+            let saved = super::decode_position::<(u64, u64, u64, u64)>(&self.name, 1, position)?;
+            let (_, at, line, inode) = saved.at;
+            self.high = saved.high;
+            // Where the checkpoint was, if the path still names that file (else its start).
+            self.follow_from = Some((inode, at));
+            self.next_file = 0;
+            self.current = None;
+            self.open_next()?;
+            if let Some(Reader::Jsonl { line: l, .. }) = &mut self.current {
+                *l = line;
+            }
+            return Ok(());
+        }
         if position.is_empty() || self.live {
-            // A live input cannot be read again: a resumed run goes on with what arrives next.
+            // Standard input and pipes cannot be read again: a resumed run goes on with what
+            // arrives next.
             return Ok(());
         }
         let saved =
