@@ -703,6 +703,37 @@ fn a_memory_source_feeds_the_driver() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows, all);
+
+    // On two workers each opens its own share, once: the launcher opens nothing of the
+    // caller's to check it.
+    let shares = std::sync::Mutex::new(vec![Some(all[..50].to_vec()), Some(all[50..].to_vec())]);
+    let open = |w: usize| -> pulse::Result<Vec<Box<dyn pulse::io::Source>>> {
+        let share = shares.lock().unwrap()[w].take().expect("opened once");
+        Ok(vec![Box::new(MemorySource::new("bids", vec![share]))])
+    };
+    let sink = copy
+        .open_sink(0, &SinkSpec::new("output", &s(&out)).unwrap())
+        .unwrap();
+    let launch = Launch {
+        options: pulse::exec::RunOptions {
+            workers: 2,
+            ..Default::default()
+        },
+        ..Launch::default()
+    };
+    let ends = Endpoints {
+        sources: &open,
+        sinks: vec![sink],
+    };
+    let summary = launch.run_with(&copy, ends).unwrap();
+    assert_eq!(summary.inputs[0].1.records, 100);
+    let mut rows: Vec<Bid> = fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    rows.sort_by_key(|b| b.t);
+    assert_eq!(rows, all);
 }
 
 #[pipeline]

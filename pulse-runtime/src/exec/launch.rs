@@ -168,6 +168,7 @@ impl Launch {
                 );
             }
         }
+        let caller_opened = sinks.is_some();
         let open_sinks = || match sinks {
             Some(s) => Ok(s),
             None => sink_specs
@@ -193,8 +194,12 @@ impl Launch {
         let workers = self.options.workers.max(1);
         let mut summary = if workers > 1 {
             drop(graph);
-            // Worker 0's share opens as a check of every binding; each worker opens its own.
-            drop(open(0)?);
+            if !caller_opened {
+                // Worker 0's share of the bound files opens as a check of every binding
+                // before any output is created; each worker then opens its own. (Sources the
+                // caller opens may open only once.)
+                drop(open(0)?);
+            }
             let sinks = open_sinks()?;
             let checkpoints = checkpointing.map(|checkpointing| ParallelCheckpoints {
                 checkpointing,

@@ -145,6 +145,7 @@ impl<P: Pipeline> App<P> {
         let result = launch.run(&self.pipeline);
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(w) = watcher {
+            w.thread().unpark();
             let _ = w.join();
         }
         let summary = result?;

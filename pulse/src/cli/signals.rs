@@ -39,8 +39,8 @@ extern "C" fn on_usr1(_: libc::c_int) {
     STATUS_ASKED.store(true, Ordering::SeqCst);
 }
 
-/// Prints the run's status on stderr at every SIGUSR1 until `done` is set: a thread that wakes
-/// every 100 ms, so the operator threads do nothing for it.
+/// Prints the run's status on stderr at every SIGUSR1 until `done` is set (then unpark the
+/// thread): a thread that wakes every 100 ms, so the operator threads do nothing for it.
 pub(crate) fn status_on_usr1(
     board: pulse_runtime::exec::StatusBoard,
     done: Arc<AtomicBool>,
@@ -58,7 +58,8 @@ pub(crate) fn status_on_usr1(
         .name("pulse-status".into())
         .spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                // Woken at once when the run ends (`unpark`), so it never delays the exit.
+                std::thread::park_timeout(std::time::Duration::from_millis(100));
                 if STATUS_ASKED.swap(false, Ordering::SeqCst) {
                     let st = board.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     eprint!("{}", status_text(&st));
