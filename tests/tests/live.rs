@@ -23,6 +23,15 @@ struct Count {
     bids: u64,
 }
 
+/// One window's count as an output row.
+fn count_row(w: pulse::Window<u64, u64>) -> Count {
+    Count {
+        auction: w.key,
+        end: w.end,
+        bids: w.value,
+    }
+}
+
 #[pipeline]
 fn watched(bids: Stream<Bid>) -> Stream<Count> {
     bids.filter(|b| b.price > 0)
@@ -30,11 +39,7 @@ fn watched(bids: Stream<Bid>) -> Stream<Count> {
         .key_by(|b| b.auction)
         .window(Tumbling::secs(1))
         .aggregate(Count)
-        .map(|w| Count {
-            auction: w.key,
-            end: w.end,
-            bids: w.value,
-        })
+        .map(count_row)
 }
 
 /// Bids from two feeds, each with its own watermark, counted per auction and second: the
@@ -47,11 +52,7 @@ fn merged(a: Stream<Bid>, b: Stream<Bid>) -> Stream<Count> {
         .key_by(|b| b.auction)
         .window(Tumbling::secs(1))
         .aggregate(Count)
-        .map(|w| Count {
-            auction: w.key,
-            end: w.end,
-            bids: w.value,
-        })
+        .map(count_row)
 }
 
 #[test]
