@@ -253,6 +253,11 @@ pub trait Pipeline: Sync + 'static {
     const EXPLAIN: Explain;
     /// The nodes of the graph in topological order, as [`Graph::node_counts`] counts them.
     const NODES: &'static [NodeInfo] = &[];
+    /// The name metrics, checkpoints and summaries use: [`NAME`](Self::NAME), unless one
+    /// pipeline type runs under several names (the TOML pipelines of `pulse serve`).
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
     /// Builds a fresh instance of the compiled graph.
     fn build(&self) -> impl Graph + use<Self>;
     /// Opens input `port` from a file binding, decoding into its event type.
@@ -370,6 +375,10 @@ where
     const OUTPUTS: &'static [PortInfo] = P::OUTPUTS;
     const EXPLAIN: Explain = P::EXPLAIN;
     const NODES: &'static [NodeInfo] = P::NODES;
+
+    fn name(&self) -> &'static str {
+        self().name()
+    }
 
     fn build(&self) -> impl Graph + use<F, P> {
         self().build()

@@ -78,8 +78,13 @@
 
 #![deny(missing_docs)]
 
+// The crate's own `#[pipeline]`s (the TOML pipelines) name it `::pulse`, as users' do.
+extern crate self as pulse;
+
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod dynamic;
 
 pub use pulse_runtime::aggregate::{
     self, Aggregate, Avg, Count, Distinct, First, Fold, Last, Max, Min, Reduce, Sum,

@@ -16,7 +16,9 @@ pub use reader::{
     EnumReader, FromMillis, ListReader, NullableReader, PrimReader, StringReader, TimestampReader,
 };
 
-use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
+/// A finished Arrow column, what a [`ColumnBuilder`] makes and a [`ColumnReader`] reads.
+pub use arrow_array::ArrayRef;
+use arrow_array::{Array, RecordBatch, StructArray};
 
 use crate::error::{Error, Result};
 pub use record::{ArrowField, FieldInfo, Record};

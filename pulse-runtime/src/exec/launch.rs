@@ -143,7 +143,7 @@ impl Launch {
         sinks: Option<Vec<Box<dyn Sink>>>,
     ) -> Result<RunSummary> {
         let graph = pipeline.build();
-        let Some(start) = self.open_state::<P>(&graph)? else {
+        let Some(start) = self.open_state::<P>(pipeline.name(), &graph)? else {
             return Ok(RunSummary::default());
         };
         let mut sink_specs = self.sinks.clone();
@@ -152,12 +152,12 @@ impl Launch {
                 spec.resume = Some(record.clone());
             }
             if cp.finished {
-                return self.publish_finished::<P>(&start, &sink_specs, cp);
+                return self.publish_finished::<P>(pipeline.name(), &start, &sink_specs, cp);
             }
             if !self.quiet {
                 eprintln!(
                     "{}: resuming from checkpoint {} in {}",
-                    P::NAME,
+                    pipeline.name(),
                     cp.id,
                     start
                         .store
@@ -181,7 +181,7 @@ impl Launch {
             (Some(store), Some(c)) => Some(Checkpointing {
                 store,
                 interval: c.interval,
-                pipeline: P::NAME,
+                pipeline: pipeline.name(),
                 next_id: start.resume.as_ref().map_or(1, |(cp, _)| cp.id + 1),
                 memory_budget: c.memory_budget,
                 savepoints: Some(c.savepoints.clone()),
@@ -223,7 +223,7 @@ impl Launch {
             let o = &self.options;
             let mut meter = Meter::new(
                 o.metrics,
-                P::NAME,
+                pipeline.name(),
                 None,
                 P::NODES,
                 &sources,
@@ -238,7 +238,7 @@ impl Launch {
 
     /// Opens the store (clearing it for `fresh`), imports a savepoint, and checks the latest
     /// checkpoint against the pipeline. `None` when the launch only exported a savepoint.
-    fn open_state<P: Pipeline>(&self, graph: &impl Graph) -> Result<Option<Start>> {
+    fn open_state<P: Pipeline>(&self, name: &str, graph: &impl Graph) -> Result<Option<Start>> {
         let Some(c) = &self.checkpoints else {
             return Ok(Some(Start {
                 store: None,
@@ -258,7 +258,7 @@ impl Launch {
             })?;
             eprintln!(
                 "{}: checkpoint {} exported to {}",
-                P::NAME,
+                name,
                 cp.id,
                 to.display()
             );
@@ -269,7 +269,7 @@ impl Launch {
             if !self.quiet {
                 eprintln!(
                     "{}: restoring savepoint {} (checkpoint {})",
-                    P::NAME,
+                    name,
                     from.display(),
                     cp.id
                 );
@@ -283,7 +283,7 @@ impl Launch {
                 resume: None,
             }));
         };
-        self.check_fits::<P>(&cp, graph, c)?;
+        self.check_fits::<P>(name, &cp, graph, c)?;
         Ok(Some(Start {
             store: Some(store),
             resume: Some((cp, state)),
@@ -294,11 +294,12 @@ impl Launch {
     /// whose state no longer fits.
     fn check_fits<P: Pipeline>(
         &self,
+        name: &str,
         cp: &Checkpoint,
         graph: &impl Graph,
         c: &CheckpointPlan,
     ) -> Result<()> {
-        if cp.pipeline != P::NAME || cp.sinks.len() != P::OUTPUTS.len() {
+        if cp.pipeline != name || cp.sinks.len() != P::OUTPUTS.len() {
             return Err(Error::config(format!(
                 "the state in {} belongs to pipeline `{}` with {} outputs; pass --fresh to start over",
                 c.dir.display(),
@@ -327,6 +328,7 @@ impl Launch {
     // published when it stopped. Publish the rest; run nothing again.
     fn publish_finished<P: Pipeline>(
         &self,
+        name: &str,
         start: &Start,
         sink_specs: &[SinkSpec],
         cp: &Checkpoint,
@@ -339,7 +341,7 @@ impl Launch {
         if !self.quiet {
             eprintln!(
                 "{}: the run of checkpoint {} in {} had finished; its outputs are published",
-                P::NAME,
+                name,
                 cp.id,
                 store.dir().display()
             );

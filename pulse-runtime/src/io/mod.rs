@@ -9,7 +9,7 @@ mod paths;
 mod sink;
 mod spec;
 
-pub use file_source::FileSource;
+pub use file_source::{Decode, FileSource, Serde};
 pub use live::is_live;
 pub use memory::MemorySource;
 pub(crate) use paths::create_dir;

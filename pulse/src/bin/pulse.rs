@@ -4,8 +4,8 @@ fn main() {
     match pulse::cli::tool::main_from(std::env::args_os()) {
         Ok(out) => print!("{out}"),
         Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
+            eprintln!("Error: {e}");
+            std::process::exit(e.exit_code());
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct Server {
 
 impl Server {
     /// Binds `ip:port` (`port` 0: any free port) and serves the process's metrics and `board`.
-    pub fn start(ip: IpAddr, port: u16, board: StatusBoard) -> Result<Server> {
+    pub fn start(ip: IpAddr, port: u16, boards: Vec<StatusBoard>) -> Result<Server> {
         let handle = recorder()?;
         let listener = std::net::TcpListener::bind((ip, port)).map_err(|e| {
             Error::config(format!("--http-port: cannot listen on {ip}:{port}: {e}"))
@@ -66,7 +66,7 @@ impl Server {
         let started = Instant::now();
         let thread = std::thread::Builder::new()
             .name("pulse-http".into())
-            .spawn(move || runtime.block_on(serve(listener, handle, board, stopping, started)))
+            .spawn(move || runtime.block_on(serve(listener, handle, boards, stopping, started)))
             .map_err(|e| Error::config(format!("--http-port: {e}")))?;
         Ok(Server {
             addr,
@@ -95,10 +95,11 @@ impl Drop for Server {
 async fn serve(
     listener: std::net::TcpListener,
     handle: PrometheusHandle,
-    board: StatusBoard,
+    boards: Vec<StatusBoard>,
     stop: Arc<AtomicBool>,
     started: Instant,
 ) {
+    let boards = Arc::new(boards);
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
@@ -116,10 +117,10 @@ async fn serve(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let (handle, board) = (handle.clone(), board.clone());
+        let (handle, boards) = (handle.clone(), boards.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let response = respond(req.uri().path(), &handle, &board, started);
+                let response = respond(req.uri().path(), &handle, &boards, started);
                 async move { Ok::<_, std::convert::Infallible>(response) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -132,25 +133,48 @@ async fn serve(
 fn respond(
     path: &str,
     handle: &PrometheusHandle,
-    board: &StatusBoard,
+    boards: &[StatusBoard],
     started: Instant,
 ) -> Response<Full<Bytes>> {
+    let states: Vec<_> = boards
+        .iter()
+        .map(|b| b.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        .collect();
+    // One pipeline: its own fields; several (`pulse serve`): one entry each.
+    let one_or_all = |v: Vec<serde_json::Value>| match <[_; 1]>::try_from(v) {
+        Ok([one]) => one,
+        Err(all) => serde_json::Value::Array(all),
+    };
     let (status, kind, body) = match path {
         "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", handle.render()),
         "/healthz" => {
-            let st = board.lock().unwrap_or_else(|p| p.into_inner());
-            let body = serde_json::json!({
-                "live": st.live,
-                "pipeline": st.pipeline,
-                "uptime_s": started.elapsed().as_secs_f64(),
-                "records_in": st.records_in,
-                "records_out": st.records_out,
-            });
+            let each = states
+                .iter()
+                .map(|st| {
+                    serde_json::json!({
+                        "live": st.live,
+                        "pipeline": st.pipeline,
+                        "uptime_s": started.elapsed().as_secs_f64(),
+                        "records_in": st.records_in,
+                        "records_out": st.records_out,
+                    })
+                })
+                .collect();
+            let body = match one_or_all(each) {
+                serde_json::Value::Array(all) => serde_json::json!({
+                    "live": states.iter().any(|s| s.live),
+                    "pipelines": all,
+                }),
+                one => one,
+            };
             (StatusCode::OK, "application/json", body.to_string())
         }
         "/debug/graph" => {
-            let st = board.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let body = serde_json::to_string_pretty(&st).unwrap_or_default();
+            let each = states
+                .iter()
+                .map(|st| serde_json::to_value(st).unwrap_or_default())
+                .collect();
+            let body = serde_json::to_string_pretty(&one_or_all(each)).unwrap_or_default();
             (StatusCode::OK, "application/json", body)
         }
         _ => (

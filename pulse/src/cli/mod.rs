@@ -7,6 +7,7 @@ pub mod http;
 #[cfg(feature = "parquet")]
 mod inspect;
 mod signals;
+mod toml_run;
 pub mod tool;
 
 use std::ffi::OsString;
@@ -19,6 +20,7 @@ use pulse_runtime::{Error, Pipeline, Result};
 
 pub use all::{Pipelines, run_all, run_all_from};
 pub use config::Config;
+pub use toml_run::run_file;
 
 /// Runs `pipeline` with bindings from the command line (or `--config`).
 ///
@@ -51,6 +53,9 @@ pub struct App<P> {
     pipeline: P,
     inputs: Vec<(String, String)>,
     outputs: Vec<(String, String)>,
+    /// Whole default bindings (format, policy and options included), as a TOML pipeline gives.
+    source_specs: Vec<SourceSpec>,
+    sink_specs: Vec<SinkSpec>,
 }
 
 /// What the command line asked for: a run, or the graph printed.
@@ -62,6 +67,9 @@ pub struct Plan {
     pub explain: Option<String>,
     /// Serve `/metrics`, `/healthz` and `/debug/graph` on this address (port 0: any free one).
     pub http: Option<std::net::SocketAddr>,
+    /// Where the run publishes what each operator is doing (SIGUSR1, `/debug/graph`, the
+    /// summary).
+    pub status: pulse_runtime::exec::StatusBoard,
 }
 
 impl<P: Pipeline> App<P> {
@@ -71,6 +79,8 @@ impl<P: Pipeline> App<P> {
             pipeline,
             inputs: vec![],
             outputs: vec![],
+            source_specs: vec![],
+            sink_specs: vec![],
         }
     }
 
@@ -83,6 +93,20 @@ impl<P: Pipeline> App<P> {
     /// Binds output `name` to `path` (`-` for stdout) unless a flag or the config binds it.
     pub fn output(mut self, name: &str, path: &str) -> Self {
         self.outputs.push((name.into(), path.into()));
+        self
+    }
+
+    /// Binds input `spec.name` to `spec` (its format, bad-record policy and all) unless a flag
+    /// or the config binds it.
+    pub fn source(mut self, spec: SourceSpec) -> Self {
+        self.source_specs.push(spec);
+        self
+    }
+
+    /// Binds output `spec.name` to `spec` (its format and Parquet options included) unless a
+    /// flag or the config binds it.
+    pub fn sink(mut self, spec: SinkSpec) -> Self {
+        self.sink_specs.push(spec);
         self
     }
 
@@ -103,6 +127,12 @@ impl<P: Pipeline> App<P> {
         T: Into<OsString> + Clone,
     {
         let plan = self.plan(args)?;
+        self.execute(plan)
+    }
+
+    /// Runs what [`plan`](Self::plan) made (after a caller adjusted it, as `pulse run` does
+    /// with a TOML pipeline's bindings).
+    pub fn execute(&self, plan: Plan) -> Result<RunSummary> {
         if let Some(format) = &plan.explain {
             match format.as_str() {
                 "mermaid" => print!("{}", P::EXPLAIN.mermaid),
@@ -121,15 +151,15 @@ impl<P: Pipeline> App<P> {
             launch.options.stop = Some(signals::stop_on_signals());
         }
         // What each operator is doing, for SIGUSR1, /debug/graph and the summary.
-        let board: pulse_runtime::exec::StatusBoard = Default::default();
-        board.lock().unwrap_or_else(|p| p.into_inner()).pipeline = P::NAME.into();
+        let board = plan.status.clone();
+        board.lock().unwrap_or_else(|p| p.into_inner()).pipeline = self.pipeline.name().into();
         launch.options.status = Some(board.clone());
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watcher = signals::status_on_usr1(board.clone(), done.clone());
         #[cfg(feature = "http")]
         let _server = match plan.http {
             Some(addr) => {
-                let server = http::Server::start(addr.ip(), addr.port(), board.clone())?;
+                let server = http::Server::start(addr.ip(), addr.port(), vec![board.clone()])?;
                 eprintln!("metrics: http://{}/metrics", server.addr());
                 launch.options.metrics = true;
                 Some(server)
@@ -154,7 +184,7 @@ impl<P: Pipeline> App<P> {
             .as_ref()
             .is_some_and(|c| c.export_savepoint.is_some());
         if !launch.quiet && !exported && !summary.finished_earlier {
-            eprintln!("{} {summary}", P::NAME);
+            eprintln!("{} {summary}", self.pipeline.name());
             let st = board.lock().unwrap_or_else(|p| p.into_inner()).clone();
             for op in st.operators.iter().filter(|o| o.op == "window") {
                 if op.records_in > 0 && op.records_out == 0 {
@@ -212,6 +242,18 @@ impl<P: Pipeline> App<P> {
         let mut sources = vec![];
         for port in P::INPUTS {
             let conf = config.inputs.get(port.name);
+            let flagged = flag_inputs.iter().any(|(n, _)| n == port.name);
+            if let (false, None, Some(spec)) = (
+                flagged,
+                conf,
+                self.source_specs.iter().find(|s| s.name == port.name),
+            ) {
+                sources.push(SourceSpec {
+                    follow: m.get_flag("follow"),
+                    ..spec.clone()
+                });
+                continue;
+            }
             let path = flag_inputs
                 .iter()
                 .find(|(n, _)| n == port.name)
@@ -257,6 +299,15 @@ impl<P: Pipeline> App<P> {
         let mut sinks = vec![];
         for port in P::OUTPUTS {
             let conf = config.outputs.get(port.name);
+            let flagged = flag_outputs.iter().any(|(n, _)| n == port.name);
+            if let (false, None, Some(spec)) = (
+                flagged,
+                conf,
+                self.sink_specs.iter().find(|s| s.name == port.name),
+            ) {
+                sinks.push(spec.clone());
+                continue;
+            }
             let path = flag_outputs
                 .iter()
                 .find(|(n, _)| n == port.name)
@@ -309,7 +360,7 @@ impl<P: Pipeline> App<P> {
                 .get_one::<PathBuf>("state-dir")
                 .cloned()
                 .or(config.state_dir.clone())
-                .unwrap_or_else(|| PathBuf::from(".pulse").join(P::NAME));
+                .unwrap_or_else(|| PathBuf::from(".pulse").join(self.pipeline.name()));
             let interval = match m
                 .get_one::<String>("checkpoint-interval")
                 .or(config.checkpoint_interval.as_ref())
@@ -373,6 +424,7 @@ impl<P: Pipeline> App<P> {
                 quiet: m.get_flag("quiet"),
             },
             explain: m.get_one::<String>("explain").cloned(),
+            status: Default::default(),
             http: m.get_one::<u16>("http-port").map(|&port| {
                 let ip = m
                     .get_one::<std::net::IpAddr>("http-addr")

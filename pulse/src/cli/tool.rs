@@ -13,10 +13,27 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // `run` and `serve` take a pipeline binary's flags after the file: parsed by its own parser.
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("run") => return super::toml_run::run(args[2..].to_vec()).map(|_| String::new()),
+        Some("serve") => return super::toml_run::serve(args[2..].to_vec()).map(|_| String::new()),
+        _ => {}
+    }
     let cmd = Command::new("pulse")
         .about("Tools for Pulse pipelines")
         .version(env!("CARGO_PKG_VERSION"))
         .subcommand_required(true)
+        .subcommand(
+            Command::new("run")
+                .about("Runs a pipeline declared in TOML: pulse run --config PIPELINE.toml [FLAGS]")
+                .long_about(super::toml_run::RUN_HELP),
+        )
+        .subcommand(
+            Command::new("serve")
+                .about("Runs several TOML pipelines and serves their metrics: pulse serve --port P --config A.toml --config B.toml")
+                .long_about(super::toml_run::SERVE_HELP),
+        )
         .subcommand(
             Command::new("inspect")
                 .about(
@@ -45,6 +62,6 @@ where
         Some(("inspect", _)) => Err(pulse_runtime::Error::config(
             "`pulse inspect` needs the `parquet` feature",
         )),
-        _ => unreachable!("clap requires a known subcommand"),
+        _ => unreachable!("clap requires a known subcommand; run and serve are handled above"),
     }
 }

@@ -183,7 +183,7 @@ pub fn run_parallel<P: Pipeline>(
         if pipeline.output_batch(j).is_none() {
             return Err(Error::config(format!(
                 "pipeline `{}` cannot run on several workers: output `{}` carries `{}`, which is not `Send`",
-                P::NAME,
+                pipeline.name(),
                 port.name,
                 port.ty
             )));
@@ -251,7 +251,7 @@ pub fn run_parallel<P: Pipeline>(
         drop(senders);
         let cp = checkpoints.as_mut().map(|c| &mut c.checkpointing);
         let names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
-        let mut meter = Meter::new(opts.metrics, P::NAME, None, &[], &[], &names, None);
+        let mut meter = Meter::new(opts.metrics, pipeline.name(), None, &[], &[], &names, None);
         if let Err(e) = coordinate(&out_rx, &mut sinks, &shared, cp, start, opts, &mut meter) {
             shared.fail(Some(e));
         }

@@ -52,7 +52,7 @@ pub(super) fn worker<P: Pipeline>(
     if let (Some(ex), true) = (not_send, workers > 1) {
         return Err(Error::config(format!(
             "pipeline `{}` cannot run on several workers: the elements of its `key_by` number {} (from 1) are not `Send`",
-            P::NAME,
+            pipeline.name(),
             ex + 1
         )));
     }
@@ -80,7 +80,7 @@ pub(super) fn worker<P: Pipeline>(
     };
     let mut meter = Meter::new(
         env.opts.metrics,
-        P::NAME,
+        pipeline.name(),
         Some(me),
         P::NODES,
         &sources,

@@ -43,8 +43,52 @@ enum Reader {
     },
 }
 
+/// How a file source turns one record into a `T`: serde by default ([`Serde`]); a decoder
+/// configured at run time (the TOML pipelines' dynamic records) implements it itself.
+pub trait Decode<T> {
+    /// Decodes one JSON line (not empty, without its line break); an error names the field at
+    /// fault, if any, and what is wrong.
+    fn json(&self, text: &str) -> std::result::Result<T, (Option<String>, String)>;
+    /// Decodes one CSV record under `headers`; an error as for [`json`](Self::json).
+    fn csv(
+        &self,
+        record: &csv::StringRecord,
+        headers: &csv::StringRecord,
+    ) -> std::result::Result<T, (Option<String>, String)>;
+}
+
+/// Decodes with `T`'s `Deserialize` (and the derive's fast path before it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Serde;
+
+impl<T: DeserializeOwned> Decode<T> for Serde {
+    fn json(&self, text: &str) -> std::result::Result<T, (Option<String>, String)> {
+        serde_json::from_str::<T>(text).map_err(|_| json_error::<T>(text))
+    }
+    fn csv(
+        &self,
+        record: &csv::StringRecord,
+        headers: &csv::StringRecord,
+    ) -> std::result::Result<T, (Option<String>, String)> {
+        record.deserialize::<T>(Some(headers)).map_err(|e| {
+            let field = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => err
+                    .field()
+                    .and_then(|i| headers.get(i as usize))
+                    .map(str::to_string),
+                _ => None,
+            };
+            let message = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => err.kind().to_string(),
+                _ => e.to_string(),
+            };
+            (field, message)
+        })
+    }
+}
+
 /// Reads events of type `T` from one file or every file matching a glob, in sorted order.
-pub struct FileSource<T> {
+pub struct FileSource<T, D = Serde> {
     name: String,
     files: Vec<PathBuf>,
     next_file: usize,
@@ -63,6 +107,7 @@ pub struct FileSource<T> {
     /// A followed file (`--follow`), and the (inode, offset) a resume starts at.
     follow: bool,
     follow_from: Option<(u64, u64)>,
+    decode: D,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -83,6 +128,13 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
     /// With a [`Split`], JSON lines files are read in this worker's stripes and CSV files are
     /// dealt out whole.
     pub fn open(spec: &SourceSpec) -> Result<Self> {
+        Self::with_decoder(spec, Serde)
+    }
+}
+
+impl<T: Event, D: Decode<T>> FileSource<T, D> {
+    /// Opens the files `spec.path` names, decoding each record with `decode`.
+    pub fn with_decoder(spec: &SourceSpec, decode: D) -> Result<Self> {
         let live = spec.follow || super::live::is_live(&spec.path);
         if spec.follow && spec.path.contains(['*', '?', '[']) {
             return Err(Error::config(format!(
@@ -139,6 +191,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
             live,
             follow: spec.follow,
             follow_from: None,
+            decode,
             _t: PhantomData,
         })
     }
@@ -247,7 +300,7 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
     }
 }
 
-impl<T: Event + DeserializeOwned> Source for FileSource<T> {
+impl<T: Event, D: Decode<T>> Source for FileSource<T, D> {
     fn name(&self) -> &str {
         &self.name
     }
@@ -436,7 +489,7 @@ impl<T: Event + DeserializeOwned> Source for FileSource<T> {
     }
 }
 
-impl<T: Event + DeserializeOwned> FileSource<T> {
+impl<T: Event, D: Decode<T>> FileSource<T, D> {
     /// Appends up to `max` records to `batch`, stopping after one whose event time is past
     /// `limit`; `false` once the input is exhausted.
     fn read_into(&mut self, batch: &mut Vec<T>, max: usize, limit: i64) -> Result<bool> {
@@ -547,10 +600,9 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                     };
                     match std::str::from_utf8(raw) {
                         Ok(text) if text.trim().is_empty() => continue,
-                        Ok(text) => match serde_json::from_str::<T>(text) {
+                        Ok(text) => match self.decode.json(text) {
                             Ok(x) => batch.push(x),
-                            Err(_) => {
-                                let (field, message) = json_error::<T>(text);
+                            Err((field, message)) => {
                                 let (raw, line) = (text.to_string(), number(line)?);
                                 failed = Some((path.clone(), line, field, message, raw, None));
                             }
@@ -606,22 +658,9 @@ impl<T: Event + DeserializeOwned> FileSource<T> {
                         let line = self.record.position().map_or(0, |p| p.line());
                         self.stats.bytes +=
                             self.record.as_slice().len() as u64 + self.record.len() as u64;
-                        match self.record.deserialize::<T>(Some(headers)) {
+                        match self.decode.csv(&self.record, headers) {
                             Ok(x) => batch.push(x),
-                            Err(e) => {
-                                let field = match e.kind() {
-                                    csv::ErrorKind::Deserialize { err, .. } => err
-                                        .field()
-                                        .and_then(|i| headers.get(i as usize))
-                                        .map(str::to_string),
-                                    _ => None,
-                                };
-                                let message = match e.kind() {
-                                    csv::ErrorKind::Deserialize { err, .. } => {
-                                        err.kind().to_string()
-                                    }
-                                    _ => e.to_string(),
-                                };
+                            Err((field, message)) => {
                                 let raw = self.record.iter().collect::<Vec<_>>().join(",");
                                 failed = Some((path.clone(), line, field, message, raw, None));
                             }
