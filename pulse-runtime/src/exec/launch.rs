@@ -152,7 +152,7 @@ impl Launch {
                 spec.resume = Some(record.clone());
             }
             if cp.finished {
-                return self.publish_finished::<P>(pipeline.name(), &start, &sink_specs, cp);
+                return self.publish_finished(pipeline.name(), &start, &sink_specs, cp);
             }
             if !self.quiet {
                 eprintln!(
@@ -326,7 +326,7 @@ impl Launch {
 
     // The run had finished: its last checkpoint was taken and its outputs were being
     // published when it stopped. Publish the rest; run nothing again.
-    fn publish_finished<P: Pipeline>(
+    fn publish_finished(
         &self,
         name: &str,
         start: &Start,

@@ -152,7 +152,6 @@ impl<P: Pipeline> App<P> {
         }
         // What each operator is doing, for SIGUSR1, /debug/graph and the summary.
         let board = plan.status.clone();
-        board.lock().unwrap_or_else(|p| p.into_inner()).pipeline = self.pipeline.name().into();
         launch.options.status = Some(board.clone());
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watcher = signals::status_on_usr1(board.clone(), done.clone());
@@ -424,7 +423,13 @@ impl<P: Pipeline> App<P> {
                 quiet: m.get_flag("quiet"),
             },
             explain: m.get_one::<String>("explain").cloned(),
-            status: Default::default(),
+            // Live from the start: a server polled before the first batch must not see an
+            // ended run.
+            status: std::sync::Arc::new(std::sync::Mutex::new(pulse_runtime::exec::RunStatus {
+                pipeline: self.pipeline.name().into(),
+                live: true,
+                ..Default::default()
+            })),
             http: m.get_one::<u16>("http-port").map(|&port| {
                 let ip = m
                     .get_one::<std::net::IpAddr>("http-addr")

@@ -129,12 +129,15 @@ pub(super) fn run(mut args: Vec<OsString>) -> Result<RunSummary> {
         }
     };
     let job = dynamic::load(config)?;
-    with_app!(&job, |app| app.execute(plan(
-        &app,
-        &job,
-        "pulse run",
-        &args
-    )?))
+    let summary = with_app!(&job, |app| {
+        let plan = plan(&app, &job, "pulse run", &args)?;
+        app.execute(plan)
+    })?;
+    if given(&args, "--explain") {
+        // The graph's parameters are the file's, not the generic graph's expressions.
+        println!("  with {}", job.query.describe());
+    }
+    Ok(summary)
 }
 
 /// `pulse serve`: `args` are what follows `serve`.

@@ -88,6 +88,36 @@ impl Query {
         self.window
             .expect("a pipeline with `count_by` has a window (checked at load)")
     }
+    /// The parameters in words, for `--explain`.
+    pub fn describe(&self) -> String {
+        use pulse_runtime::window::WindowAssigner;
+        let mut parts = vec![format!("event time `{}`", self.time_field)];
+        parts.push(format!("watermark bound {} ms", self.bound_ms));
+        if !self.filters.is_empty() {
+            let fs: Vec<_> = self
+                .filters
+                .iter()
+                .map(|f| format!("{} {} {}", f.field, f.op, f.value))
+                .collect();
+            parts.push(format!("filter {}", fs.join(" and ")));
+        }
+        if let (Some(w), Some(k)) = (&self.window, &self.key) {
+            parts.push(format!(
+                "{}, allowed lateness {} ms",
+                w.describe(),
+                self.lateness.as_millis()
+            ));
+            parts.push(match &self.agg_field {
+                Some(f) => format!("{} of `{f}` by `{k}`", self.agg.name()),
+                None => format!("count by `{k}`"),
+            });
+        }
+        if !self.select.is_empty() {
+            parts.push(format!("select {}", self.select.join(", ")));
+        }
+        parts.join("; ")
+    }
+
     /// Whether every filter keeps `r`.
     pub fn keeps(&self, r: &super::DynRecord) -> bool {
         self.filters.iter().all(|f| f.keeps(r))
@@ -218,7 +248,7 @@ impl Doc<'_> {
     }
 
     /// A parse or schema error from the toml crate, at its line, with the key there.
-    fn from_toml(&self, e: &toml::de::Error) -> Error {
+    fn toml_error(&self, e: &toml::de::Error) -> Error {
         let Some(span) = e.span() else {
             return Error::config(format!("{}: {}", self.path.display(), e.message()));
         };
@@ -240,6 +270,14 @@ impl Doc<'_> {
             key
         };
         self.err(span, &key, e.message().trim())
+    }
+
+    /// An error about a whole `[table]`, at its header's line.
+    fn table_err(&self, span: Range<usize>, table: &str, message: impl std::fmt::Display) -> Error {
+        let at = self.text[..span.start.min(self.text.len())]
+            .rfind(table)
+            .unwrap_or(span.start);
+        self.err(at..at, table, message)
     }
 
     fn duration(&self, v: &Spanned<String>, key: &str) -> Result<Duration> {
@@ -299,7 +337,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Job> {
             path.display()
         )));
     }
-    let f: FileT = toml::from_str(text).map_err(|e| doc.from_toml(&e))?;
+    let f: FileT = toml::from_str(text).map_err(|e| doc.toml_error(&e))?;
     let name = f.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
@@ -405,7 +443,7 @@ fn query(doc: &Doc<'_>, f: &FileT, name: String) -> Result<Query> {
     let window = match (&f.window, &key) {
         (Some(w), Some(_)) => Some(window(doc, w)?),
         (Some(w), None) => {
-            return Err(doc.err(
+            return Err(doc.table_err(
                 w.span(),
                 "[window]",
                 "a window needs a key: add `count_by = \"FIELD\"` to [ops]",
