@@ -332,6 +332,7 @@ impl ColumnReader<Num> for NumReader {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl ArrowField for Num {
     fn data_type() -> DataType {
         DataType::Float64

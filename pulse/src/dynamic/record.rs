@@ -56,6 +56,7 @@ impl<'de> Deserialize<'de> for DynRecord {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl Record for DynRecord {
     const NAME: &'static str = "DynRecord";
     const FIELDS: &'static [FieldInfo] = &[];
@@ -67,6 +68,8 @@ impl Record for DynRecord {
     }
 }
 
+// Not offered as a fix when a user's own type is not an event.
+#[diagnostic::do_not_recommend]
 impl pulse_runtime::Event for DynRecord {
     const EVENT_TIME_FIELD: &'static str = "event_time";
     fn event_time(&self) -> Timestamp {
