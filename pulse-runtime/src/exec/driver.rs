@@ -33,6 +33,11 @@ pub struct RunOptions {
     pub idle_timeout: Option<Duration>,
     /// Worker threads, each running a copy of the graph (the parallel driver, see [`Launch`](super::Launch)).
     pub workers: usize,
+    /// Drop mode (`PULSE_CHANNEL_BOUND`): under `--workers N`, a batch of results that would
+    /// take the results in flight to the sinks past this many is dropped instead of waiting for
+    /// the sinks (newest first; watermarks and checkpoint barriers are never dropped), and
+    /// counted. `None` (the default): workers wait, nothing is lost.
+    pub channel_bound: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -45,6 +50,7 @@ impl Default for RunOptions {
             stop: None,
             idle_timeout: None,
             workers: 1,
+            channel_bound: None,
         }
     }
 }
@@ -210,6 +216,9 @@ pub struct RunSummary {
     pub evicted: u64,
     /// Worker threads (0 or 1: the calling thread alone).
     pub workers: usize,
+    /// Results dropped in drop mode ([`RunOptions::channel_bound`]) because the sinks were
+    /// behind.
+    pub dropped: u64,
     /// The checkpoint the run resumed from, if it did not start from the beginning.
     pub resumed_from: Option<u64>,
     /// The run of `resumed_from` had finished before it stopped: this launch only published
@@ -253,6 +262,13 @@ impl std::fmt::Display for RunSummary {
         }
         if self.evicted > 0 {
             write!(f, "\n  state cells evicted to fjall: {}", self.evicted)?;
+        }
+        if self.dropped > 0 {
+            write!(
+                f,
+                "\n  results dropped (PULSE_CHANNEL_BOUND, sinks behind): {}",
+                self.dropped
+            )?;
         }
         Ok(())
     }
@@ -548,6 +564,8 @@ pub fn run_graph<G: Graph + ?Sized>(
         savepoints: checkpointing.as_ref().map_or(0, |c| c.savepoints_taken),
         evicted: checkpointing.as_ref().map_or(0, |c| c.evicted),
         workers: 1,
+        // One thread reads, runs and writes: the sinks hold it back, nothing waits to drop.
+        dropped: 0,
         resumed_from: None,
         finished_earlier: false,
     })

@@ -83,6 +83,7 @@ pub(crate) struct Meter {
     sinks: Vec<(Counter, Histogram, u64)>,
     dropped_late: Counter,
     dropped_bad: Counter,
+    dropped_backpressure: (Counter, u64),
     late_seen: u64,
     push_latency: Histogram,
     queue_depth: Gauge,
@@ -173,6 +174,13 @@ impl Meter {
             sinks,
             dropped_late: counter!("pulse_dropped_records_total", &with("reason", "late")),
             dropped_bad: counter!("pulse_dropped_records_total", &with("reason", "bad_record")),
+            dropped_backpressure: (
+                counter!(
+                    "pulse_dropped_records_total",
+                    &with("reason", "backpressure")
+                ),
+                0,
+            ),
             late_seen: 0,
             push_latency: histogram!(
                 "pulse_operator_process_latency_ms",
@@ -209,6 +217,15 @@ impl Meter {
         if self.on {
             self.checkpoint_age
                 .set(last.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
+    /// Publishes the results dropped so far in drop mode (`total`, a running count).
+    pub(crate) fn dropped_backpressure(&mut self, total: u64) {
+        let (counter, seen) = &mut self.dropped_backpressure;
+        if self.on && total > *seen {
+            counter.increment(total - *seen);
+            *seen = total;
         }
     }
 

@@ -341,6 +341,21 @@ impl<P: Pipeline> App<P> {
         {
             options.batch_size = n.max(1);
         }
+        // The seed's opt-in drop mode: results past this many in flight to the sinks are
+        // dropped (and counted) rather than waited for. Workers only: one thread has no queue.
+        if let Ok(v) = std::env::var("PULSE_CHANNEL_BOUND") {
+            let n = v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "PULSE_CHANNEL_BOUND={v}: expected a number of records, at least 1"
+                    ))
+                })?;
+            options.channel_bound = Some(n);
+        }
         if let Some(v) = m.get_one::<String>("idle-timeout") {
             options.idle_timeout = Some(parse_duration(v)?);
         }

@@ -21,19 +21,23 @@ pub(super) fn coordinate(
     let mut parts: Option<Vec<Option<Box<WorkerState>>>> = None;
     let (mut done, mut last_requested) = (0, false);
     loop {
+        meter.dropped_backpressure(shared.dropped.load(SeqCst));
         if checkpointing.is_some() {
             meter.checkpoint_age(last_checkpoint);
         }
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(ToSinks::Results(port, mut batch)) => {
                 let t = Instant::now();
+                let n = batch.len() as u64;
                 sinks[port].write_batch(batch.as_any_mut())?;
+                shared.to_sinks.fetch_sub(n, SeqCst);
                 meter.sink_took(port, t);
                 meter.sinks_round(sinks);
             }
             Ok(ToSinks::Encoded(port, bytes, rows)) => {
                 let t = Instant::now();
                 sinks[port].write_encoded(&bytes, rows)?;
+                shared.to_sinks.fetch_sub(rows, SeqCst);
                 meter.sink_took(port, t);
                 meter.sinks_round(sinks);
                 shared.give_back(bytes);

@@ -15,6 +15,10 @@ pub(super) struct Shared {
     pub(super) exit: AtomicBool,
     /// Messages sent and not yet fully handled by their receiver.
     pub(super) inflight: AtomicI64,
+    /// Results sent to the sink thread and not yet written.
+    pub(super) to_sinks: AtomicU64,
+    /// Results dropped in drop mode.
+    pub(super) dropped: AtomicU64,
     /// Workers still reading their inputs.
     pub(super) active: AtomicUsize,
     /// Set when any worker fails: the others stop.
@@ -45,6 +49,8 @@ impl Shared {
             paused: AtomicUsize::new(0),
             exit: AtomicBool::new(false),
             inflight: AtomicI64::new(0),
+            to_sinks: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
             active: AtomicUsize::new(workers),
             failed: AtomicBool::new(false),
             error: Mutex::new(None),

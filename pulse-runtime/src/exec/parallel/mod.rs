@@ -320,6 +320,7 @@ pub fn run_parallel<P: Pipeline>(
             .as_ref()
             .map_or(0, |c| c.checkpointing.savepoints_taken),
         evicted,
+        dropped: shared.dropped.load(SeqCst),
         resumed_from: None,
         finished_earlier: false,
     })

@@ -97,6 +97,20 @@ pub(super) fn worker<P: Pipeline>(
         .collect::<Vec<_>>();
     let mut live = vec![true; sources.len()];
     let shared = link.shared;
+    let bound = env.opts.channel_bound;
+    // Drop mode: whether `n` more results would take those in flight to the sinks past the
+    // bound (then they are dropped and counted); otherwise they are counted in flight.
+    let admit = |n: u64| -> bool {
+        let Some(bound) = bound else {
+            return true;
+        };
+        if shared.to_sinks.load(SeqCst) + n > bound {
+            shared.dropped.fetch_add(n, SeqCst);
+            return false;
+        }
+        shared.to_sinks.fetch_add(n, SeqCst);
+        true
+    };
     let drain = |g: &mut dyn Graph, outs: &mut Vec<Box<dyn OutputBatch>>| -> Result<()> {
         for (j, b) in outs.iter_mut().enumerate() {
             g.drain_output(j, b.as_any_mut());
@@ -108,10 +122,19 @@ pub(super) fn worker<P: Pipeline>(
                 let mut bytes = shared.buffer();
                 let (rows, encoded) = encoder.encode(b.as_any_mut(), &mut bytes);
                 if rows > 0 {
-                    out.send(ToSinks::Encoded(j, bytes, rows))
-                        .map_err(|_| stopped())?;
+                    if admit(rows) {
+                        out.send(ToSinks::Encoded(j, bytes, rows))
+                            .map_err(|_| stopped())?;
+                    } else {
+                        shared.give_back(bytes);
+                    }
                 }
                 encoded?;
+            } else if !admit(b.len() as u64) {
+                let fresh = pipeline
+                    .output_batch(j)
+                    .expect("checked before the workers start");
+                *b = fresh;
             } else {
                 let full = std::mem::replace(
                     b,
