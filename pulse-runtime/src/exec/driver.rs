@@ -287,6 +287,10 @@ pub(crate) struct Progress {
     pub workers: usize,
 }
 
+/// The run's progress bar on a terminal, once progress is first shown.
+#[cfg(feature = "progress-bar")]
+static BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
 /// How often progress is reported.
 pub(crate) fn progress_every() -> Duration {
     if std::io::stderr().is_terminal() {
@@ -324,17 +328,47 @@ impl Progress {
         s
     }
 
-    /// Prints the line on stderr.
+    /// Prints the line on stderr: a bar of bytes read (indicatif) on a terminal when the
+    /// inputs' size is known, a line rewritten in place on other terminals, a plain line
+    /// otherwise.
     pub(crate) fn show(&self) {
-        if std::io::stderr().is_terminal() {
-            eprint!("\r{}\x1b[K", self.line());
-        } else {
+        if !std::io::stderr().is_terminal() {
             eprintln!("{}", self.line());
+            return;
         }
+        #[cfg(feature = "progress-bar")]
+        if let Some(total) = self.total.filter(|&t| t > 0) {
+            let mut bar = BAR.lock().unwrap_or_else(|p| p.into_inner());
+            let bar = bar.get_or_insert_with(|| {
+                let b = indicatif::ProgressBar::new(total).with_elapsed(self.elapsed);
+                let style = indicatif::ProgressStyle::with_template(
+                    "[{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+                b.set_style(style);
+                b
+            });
+            bar.set_position(self.bytes.min(total));
+            let mut msg = format!(
+                "{:.2} M records/s",
+                self.records as f64 / self.elapsed.as_secs_f64().max(1e-9) / 1e6
+            );
+            if let Some(w) = self.watermark {
+                msg.push_str(&format!(", watermark {}", crate::Timestamp::from_millis(w)));
+            }
+            bar.set_message(msg);
+            return;
+        }
+        eprint!("\r{}\x1b[K", self.line());
     }
 
-    /// Ends a line rewritten in place, before the summary.
+    /// Ends the bar or the line rewritten in place, before the summary.
     pub(crate) fn clear() {
+        #[cfg(feature = "progress-bar")]
+        if let Some(bar) = BAR.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+            return;
+        }
         if std::io::stderr().is_terminal() {
             eprint!("\r\x1b[K");
         }
