@@ -46,3 +46,63 @@ fn each_kind_of_failure_has_its_exit_code() {
     let (code, err) = run(&["--no-such-flag"]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// `--log-format json` writes the runtime's tracing events as JSON lines on stderr, filtered
+/// by `RUST_LOG`; without `RUST_LOG` only warnings and errors would be logged.
+#[test]
+fn logs_are_json_lines_filtered_by_rust_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"auction\":1,\"price\":5,\"t\":10}\n{\"auction\":2,\"price\":6,\"t\":20}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let state = dir.path().join("state");
+    let args = [
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "-q",
+        "--log-format",
+        "json",
+    ];
+    let run = |rust_log: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_copy_bids"));
+        c.args(args).env_remove("RUST_LOG");
+        if let Some(l) = rust_log {
+            c.env("RUST_LOG", l);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = run(Some("info"));
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let message = |m: &str| {
+        events
+            .iter()
+            .find(|e| e["fields"]["message"] == m)
+            .unwrap_or_else(|| panic!("no `{m}` in {err}"))
+    };
+    let finished = message("run finished");
+    assert_eq!(finished["fields"]["records_in"], 2);
+    assert_eq!(finished["fields"]["records_out"], 2);
+    assert_eq!(finished["level"], "INFO");
+    assert_eq!(finished["span"]["pipeline"], "copy_bids");
+    assert_eq!(message("checkpoint written")["span"]["name"], "checkpoint");
+    // A target filter: only the launcher's events.
+    let err = run(Some("warn,pulse_runtime::exec::launch=info"));
+    assert!(
+        err.contains("run finished") && !err.contains("checkpoint written"),
+        "{err}"
+    );
+    assert_eq!(run(None), "", "nothing at the default level");
+}

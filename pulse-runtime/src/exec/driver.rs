@@ -149,6 +149,7 @@ impl Checkpointing<'_> {
                 .collect(),
             finished: last,
         };
+        let _span = tracing::info_span!("checkpoint", id = cp.id, last).entered();
         let t = Instant::now();
         self.store.write(&cp, &state, &dirty)?;
         let bytes: usize = state.values().map(Vec::len).sum::<usize>()
@@ -157,6 +158,11 @@ impl Checkpointing<'_> {
                 .flat_map(|(_, cells)| cells)
                 .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
                 .sum::<usize>();
+        tracing::info!(
+            bytes,
+            ms = t.elapsed().as_secs_f64() * 1000.0,
+            "checkpoint written"
+        );
         let pipeline = self.pipeline.to_string();
         metrics::histogram!("pulse_checkpoint_duration_ms", "pipeline" => pipeline.clone())
             .record(t.elapsed().as_secs_f64() * 1000.0);
@@ -481,10 +487,13 @@ pub fn run_graph<G: Graph + ?Sized>(
             for &port in &order {
                 let src = &mut sources[port];
                 let before = src.stats().records;
+                let span = tracing::trace_span!("source", input = src.name()).entered();
                 let more = src.read_batch(batches[port].as_mut(), opts.batch_size.max(1))?;
+                drop(span);
                 let n = src.stats().records - before;
                 got += n;
                 if n > 0 && std::mem::take(&mut idle[port]) {
+                    tracing::info!(input = src.name(), "active again: it holds the watermark");
                     // It sends again: it holds the watermark back again, from before its data.
                     graph.set_idle(port, false);
                 }
@@ -507,6 +516,11 @@ pub fn run_graph<G: Graph + ?Sized>(
                     {
                         idle[port] = true;
                         graph.set_idle(port, true);
+                        tracing::info!(
+                            input = sources[port].name(),
+                            ?timeout,
+                            "idle: no longer holds the watermark back"
+                        );
                     }
                 }
             }
@@ -518,12 +532,14 @@ pub fn run_graph<G: Graph + ?Sized>(
         graph.advance_processing_time(now_millis());
         for (port, sink) in sinks.iter_mut().enumerate() {
             graph.drain_output(port, out_batches[port].as_mut());
+            let _span = tracing::trace_span!("sink", output = sink.name()).entered();
             let t = Instant::now();
             sink.write_batch(out_batches[port].as_mut())?;
             meter.sink_took(port, t);
         }
         meter.round(&*graph, &sources, &sinks, false);
         if stopped(opts) {
+            tracing::info!("stop requested: the run ends as if every input had ended");
             for (port, l) in live.iter_mut().enumerate() {
                 if std::mem::take(l) {
                     graph.input_watermark(port, MAX_WATERMARK);

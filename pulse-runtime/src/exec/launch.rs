@@ -142,6 +142,28 @@ impl Launch {
         open: &OpenSources<'_>,
         sinks: Option<Vec<Box<dyn Sink>>>,
     ) -> Result<RunSummary> {
+        let _span = tracing::info_span!("run", pipeline = pipeline.name()).entered();
+        tracing::info!(workers = self.options.workers.max(1), "run starting");
+        let summary = self.start_inner(pipeline, open, sinks);
+        match &summary {
+            Ok(s) => tracing::info!(
+                records_in = s.inputs.iter().map(|i| i.1.records).sum::<u64>(),
+                records_out = s.outputs.iter().map(|o| o.1).sum::<u64>(),
+                late = s.late,
+                ms = s.elapsed.as_secs_f64() * 1000.0,
+                "run finished"
+            ),
+            Err(e) => tracing::error!(error = %e, "run failed"),
+        }
+        summary
+    }
+
+    fn start_inner<P: Pipeline>(
+        &self,
+        pipeline: &P,
+        open: &OpenSources<'_>,
+        sinks: Option<Vec<Box<dyn Sink>>>,
+    ) -> Result<RunSummary> {
         let graph = pipeline.build();
         let Some(start) = self.open_state::<P>(pipeline.name(), &graph)? else {
             return Ok(RunSummary::default());

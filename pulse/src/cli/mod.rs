@@ -67,6 +67,8 @@ pub struct Plan {
     pub explain: Option<String>,
     /// Serve `/metrics`, `/healthz` and `/debug/graph` on this address (port 0: any free one).
     pub http: Option<std::net::SocketAddr>,
+    /// `--log-format json`: logs as JSON lines.
+    pub json_logs: bool,
     /// Where the run publishes what each operator is doing (SIGUSR1, `/debug/graph`, the
     /// summary).
     pub status: pulse_runtime::exec::StatusBoard,
@@ -133,6 +135,7 @@ impl<P: Pipeline> App<P> {
     /// Runs what [`plan`](Self::plan) made (after a caller adjusted it, as `pulse run` does
     /// with a TOML pipeline's bindings).
     pub fn execute(&self, plan: Plan) -> Result<RunSummary> {
+        init_logs(plan.json_logs)?;
         if let Some(format) = &plan.explain {
             match format.as_str() {
                 "mermaid" => print!("{}", P::EXPLAIN.mermaid),
@@ -438,6 +441,9 @@ impl<P: Pipeline> App<P> {
                 quiet: m.get_flag("quiet"),
             },
             explain: m.get_one::<String>("explain").cloned(),
+            json_logs: m
+                .get_one::<String>("log-format")
+                .is_some_and(|f| f == "json"),
             // Live from the start: a server polled before the first batch must not see an
             // ended run.
             status: std::sync::Arc::new(std::sync::Mutex::new(pulse_runtime::exec::RunStatus {
@@ -646,6 +652,44 @@ fn command<P: Pipeline>() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Prints no summary"),
         )
+        .arg(
+            Arg::new("log-format")
+                .long("log-format")
+                .value_name("FORMAT")
+                .value_parser(["text", "json"])
+                .default_value("text")
+                .help("Logs (filtered by RUST_LOG, default `warn`) as text or JSON lines, on stderr"),
+        )
+}
+
+/// Sends the runtime's `tracing` spans and events to stderr, filtered by `RUST_LOG` (targets
+/// and levels, e.g. `info` or `warn,pulse_runtime::exec=debug`), as text or JSON lines. Once
+/// per process: a later call keeps the first subscriber.
+pub fn init_logs(json: bool) -> Result<()> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt};
+    let filter: Targets = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => v
+            .parse()
+            .map_err(|e| Error::config(format!("RUST_LOG={v}: {e}")))?,
+        _ => Targets::new().with_default(LevelFilter::WARN),
+    };
+    let layer = fmt::layer().with_writer(std::io::stderr);
+    let layer = if json {
+        layer
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed()
+    } else {
+        layer.with_ansi(false).boxed()
+    };
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init();
+    Ok(())
 }
 
 /// Splits `NAME=PATH` values; a bare `PATH` binds the only port.

@@ -23,6 +23,7 @@ pub(super) fn worker<P: Pipeline>(
 ) -> Result<WorkerSummary> {
     let out = &results.out;
     let (me, workers) = (env.me, env.workers);
+    let _span = tracing::info_span!("worker", pipeline = pipeline.name(), worker = me).entered();
     let mut g = pipeline.build();
     let mut sources = (env.open)(me)?;
     // One input read in parts (stripes, files): the parts are processed in the input's order,
