@@ -321,6 +321,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
 fn start_merged(
     dir: &std::path::Path,
     idle: Option<&str>,
+    workers: usize,
 ) -> (
     Child,
     BufReader<std::process::ChildStderr>,
@@ -356,6 +357,7 @@ fn start_merged(
     if let Some(t) = idle {
         args.extend(["--idle-timeout".into(), t.into()]);
     }
+    args.extend(["--workers".into(), workers.to_string()]);
     let mut child = spawn(&args);
     // The writer keeps the pipe open and sends nothing.
     let pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
@@ -364,13 +366,26 @@ fn start_merged(
     (child, err, addr, pipe)
 }
 
+/// Records read from `a` and windows fired, summed over the workers.
 fn windows_fired(addr: &str) -> (Option<f64>, Option<f64>) {
     let (_, body) = get(addr, "/metrics");
     let m = samples(&body);
+    let sum = |name: &str, labels: &[(&str, &str)]| {
+        let xs: Vec<f64> = m
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with(&format!("{name}{{"))
+                    && labels
+                        .iter()
+                        .all(|(l, v)| k.contains(&format!("{l}=\"{v}\"")))
+            })
+            .map(|(_, v)| *v)
+            .collect();
+        (!xs.is_empty()).then(|| xs.iter().sum())
+    };
     (
-        value(&m, "pulse_source_records_total", &[("source", "a")]),
-        value(
-            &m,
+        sum("pulse_source_records_total", &[("source", "a")]),
+        sum(
             "pulse_operator_records_total",
             &[("operator", "merged/output/window"), ("stage", "emit")],
         ),
@@ -378,12 +393,13 @@ fn windows_fired(addr: &str) -> (Option<f64>, Option<f64>) {
 }
 
 /// A second input that is open but silent holds the first one's windows back; with
-/// `--idle-timeout` it stops doing so once it has been silent that long.
+/// `--idle-timeout` it stops doing so once it has been silent that long, on one worker and on
+/// two.
 #[test]
 fn an_idle_live_input_stops_holding_the_watermark_back_after_the_timeout() {
-    for idle in [None, Some("300ms")] {
+    for (idle, workers) in [(None, 1), (Some("300ms"), 1), (None, 2), (Some("300ms"), 2)] {
         let dir = tempfile::tempdir().unwrap();
-        let (mut child, mut err, addr, pipe) = start_merged(dir.path(), idle);
+        let (mut child, mut err, addr, pipe) = start_merged(dir.path(), idle, workers);
         let deadline = Instant::now() + Duration::from_secs(20);
         let fired = loop {
             let (read, fired) = windows_fired(&addr);
@@ -395,15 +411,18 @@ fn an_idle_live_input_stops_holding_the_watermark_back_after_the_timeout() {
                 }
                 break fired;
             }
-            assert!(Instant::now() < deadline, "{idle:?}: never read or fired");
+            assert!(
+                Instant::now() < deadline,
+                "{idle:?}, {workers} workers: never read or fired"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         match idle {
-            None => assert_eq!(fired, Some(0.0), "held back by the silent pipe"),
+            None => assert_eq!(fired, Some(0.0), "{workers}: held back by the silent pipe"),
             Some(_) => assert_eq!(
                 fired,
                 Some(6.0),
-                "3 s of bids, 2 auctions: [0,1), [1,2) fired, [2,3) at the end"
+                "{workers}: 3 s of bids, 2 auctions: [0,1), [1,2) fired, [2,3) at the end"
             ),
         }
         Command::new("kill")

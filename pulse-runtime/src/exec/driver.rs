@@ -381,6 +381,72 @@ impl Progress {
     }
 }
 
+/// Which live inputs are idle: one with no data for the idle timeout (wall clock) stops holding
+/// the watermark back until it sends again, as Flink's `withIdleness` does. Finite inputs are
+/// never idle: an ended input already releases the watermark.
+pub(crate) struct Idleness {
+    timeout: Option<Duration>,
+    last_data: Vec<Option<Instant>>,
+    idle: Vec<bool>,
+}
+
+impl Idleness {
+    pub(crate) fn new(inputs: usize, timeout: Option<Duration>) -> Self {
+        Idleness {
+            timeout,
+            last_data: vec![None; inputs],
+            idle: vec![false; inputs],
+        }
+    }
+
+    /// After `n` records were read from input `port`: a live input that sends again holds the
+    /// watermark again (from before its data, which is pushed next).
+    pub(crate) fn read<G: Graph + ?Sized>(
+        &mut self,
+        g: &mut G,
+        port: usize,
+        src: &dyn Source,
+        n: u64,
+    ) {
+        if !src.is_live() {
+            return;
+        }
+        if n > 0 && std::mem::take(&mut self.idle[port]) {
+            tracing::info!(input = src.name(), "active again: it holds the watermark");
+            g.set_idle(port, false);
+        }
+        if n > 0 || self.last_data[port].is_none() {
+            self.last_data[port] = Some(Instant::now());
+        }
+    }
+
+    /// Marks idle the live inputs past the timeout.
+    pub(crate) fn check<G: Graph + ?Sized>(
+        &mut self,
+        g: &mut G,
+        sources: &[Box<dyn Source>],
+        live: &[bool],
+    ) {
+        let Some(timeout) = self.timeout else {
+            return;
+        };
+        for port in 0..sources.len() {
+            if live[port]
+                && !self.idle[port]
+                && self.last_data[port].is_some_and(|t| t.elapsed() >= timeout)
+            {
+                self.idle[port] = true;
+                g.set_idle(port, true);
+                tracing::info!(
+                    input = sources[port].name(),
+                    ?timeout,
+                    "idle: no longer holds the watermark back"
+                );
+            }
+        }
+    }
+}
+
 /// Whether a signal asked the run to stop.
 pub(crate) fn stopped(opts: &RunOptions) -> bool {
     opts.stop
@@ -460,8 +526,7 @@ pub fn run_graph<G: Graph + ?Sized>(
     let merged = sources.len() > 1;
     // Live inputs: when each last sent data, and which are idle now.
     let any_live = sources.iter().any(|s| s.is_live());
-    let mut last_data: Vec<Option<Instant>> = vec![None; sources.len()];
-    let mut idle: Vec<bool> = vec![false; sources.len()];
+    let mut idleness = Idleness::new(sources.len(), opts.idle_timeout);
     while live.iter().any(|&l| l) {
         if let Some(first) = merged.then(|| merge_next(&sources, &live)).flatten() {
             // Runs of the input furthest behind, about a batch in all per round.
@@ -492,11 +557,7 @@ pub fn run_graph<G: Graph + ?Sized>(
                 drop(span);
                 let n = src.stats().records - before;
                 got += n;
-                if n > 0 && std::mem::take(&mut idle[port]) {
-                    tracing::info!(input = src.name(), "active again: it holds the watermark");
-                    // It sends again: it holds the watermark back again, from before its data.
-                    graph.set_idle(port, false);
-                }
+                idleness.read(graph, port, &**src, n);
                 let t = Instant::now();
                 graph.push_batch(port, batches[port].as_mut());
                 meter.push_took(t);
@@ -504,26 +565,8 @@ pub fn run_graph<G: Graph + ?Sized>(
                     live[port] = false;
                     graph.input_watermark(port, MAX_WATERMARK);
                 }
-                if src.is_live() && (n > 0 || last_data[port].is_none()) {
-                    last_data[port] = Some(Instant::now());
-                }
             }
-            if let Some(timeout) = opts.idle_timeout {
-                for port in 0..sources.len() {
-                    if live[port]
-                        && !idle[port]
-                        && last_data[port].is_some_and(|t| t.elapsed() >= timeout)
-                    {
-                        idle[port] = true;
-                        graph.set_idle(port, true);
-                        tracing::info!(
-                            input = sources[port].name(),
-                            ?timeout,
-                            "idle: no longer holds the watermark back"
-                        );
-                    }
-                }
-            }
+            idleness.check(graph, &sources, &live);
             if got == 0 && any_live {
                 // Live inputs with nothing new: wait a little instead of spinning.
                 std::thread::sleep(Duration::from_millis(2));

@@ -298,18 +298,30 @@ pub(super) fn worker<P: Pipeline>(
         link.flush(&mut g)?;
         drain(&mut g, &mut outs)?;
     }
+    let any_live = sources.iter().any(|s| s.is_live());
+    let mut idleness = crate::exec::driver::Idleness::new(sources.len(), env.opts.idle_timeout);
     while live.iter().any(|&l| l) {
         link.check()?;
         barrier(&mut g, &mut link, &mut outs, &sources, None)?;
         crate::exec::driver::to_read(&sources, &live, &mut order);
+        let mut got = 0;
         for &port in &order {
             let src = &mut sources[port];
+            let before = src.stats().records;
             let more = src.read_batch(batches[port].as_mut(), env.opts.batch_size.max(1))?;
+            let n = src.stats().records - before;
+            got += n;
+            idleness.read(&mut g, port, &**src, n);
             g.push_batch(port, batches[port].as_mut());
             if !more {
                 live[port] = false;
                 g.input_watermark(port, MAX_WATERMARK);
             }
+        }
+        idleness.check(&mut g, &sources, &live);
+        if got == 0 && any_live {
+            // Live inputs with nothing new: serve the exchange a little instead of spinning.
+            link.serve(&mut g, Duration::from_millis(2))?;
         }
         g.advance_processing_time(now_millis());
         link.flush(&mut g)?;
