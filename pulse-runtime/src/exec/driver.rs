@@ -210,6 +210,8 @@ pub struct RunSummary {
     pub inputs: Vec<(String, SourceStats)>,
     /// Per output: name and records written.
     pub outputs: Vec<(String, u64)>,
+    /// Per output, in the order of `outputs`: bytes written (0 if the sink does not know).
+    pub output_bytes: Vec<u64>,
     /// Elements whose windows had all been cleaned up (counted whether or not routed to a late output).
     pub late: u64,
     /// Wall time.
@@ -256,8 +258,12 @@ impl std::fmt::Display for RunSummary {
             }
             writeln!(f)?;
         }
-        for (name, n) in &self.outputs {
-            writeln!(f, "  output {name}: {n} records")?;
+        for (k, (name, n)) in self.outputs.iter().enumerate() {
+            write!(f, "  output {name}: {n} records")?;
+            match self.output_bytes.get(k).copied().unwrap_or(0) {
+                0 => writeln!(f)?,
+                b => writeln!(f, " ({:.1} MB)", b as f64 / 1e6)?,
+            }
         }
         write!(f, "  late elements: {}", self.late)?;
         if self.checkpoints > 0 {
@@ -649,6 +655,7 @@ pub fn run_graph<G: Graph + ?Sized>(
             .iter()
             .map(|s| (s.name().to_string(), s.written()))
             .collect(),
+        output_bytes: sinks.iter().map(|s| s.bytes_written()).collect(),
         late: graph.late_dropped(),
         elapsed: start.elapsed(),
         checkpoints: checkpointing

@@ -64,6 +64,24 @@ pub struct RunStatus {
 /// Where a run publishes its status: shared by the launcher's caller and the HTTP server.
 pub type StatusBoard = Arc<Mutex<RunStatus>>;
 
+/// One sink's counters, and what they had published.
+struct SinkMeter {
+    records: Counter,
+    bytes: Counter,
+    latency: Histogram,
+    seen: (u64, u64),
+}
+
+impl SinkMeter {
+    /// Publishes the records and bytes `s` wrote since the last call.
+    fn publish(&mut self, s: &dyn Sink) {
+        let (w, b) = (s.written(), s.bytes_written());
+        self.records.increment(w.saturating_sub(self.seen.0));
+        self.bytes.increment(b.saturating_sub(self.seen.1));
+        self.seen = (w, b);
+    }
+}
+
 struct NodeMeter {
     receive: Counter,
     emit: Counter,
@@ -80,7 +98,7 @@ pub(crate) struct Meter {
     node: Vec<NodeMeter>,
     per_op: Vec<(String, Gauge, Gauge, Counter, u64)>,
     sources: Vec<(Counter, Counter, u64, u64)>,
-    sinks: Vec<(Counter, Histogram, u64)>,
+    sinks: Vec<SinkMeter>,
     dropped_late: Counter,
     dropped_bad: Counter,
     dropped_backpressure: (Counter, u64),
@@ -155,11 +173,12 @@ impl Meter {
                 .iter()
                 .map(|name| {
                     let l = with("sink", name);
-                    (
-                        counter!("pulse_sink_records_total", &l),
-                        histogram!("pulse_sink_process_latency_ms", &l),
-                        0,
-                    )
+                    SinkMeter {
+                        records: counter!("pulse_sink_records_total", &l),
+                        bytes: counter!("pulse_bytes_written_total", &l),
+                        latency: histogram!("pulse_sink_process_latency_ms", &l),
+                        seen: (0, 0),
+                    }
                 })
                 .collect()
         } else {
@@ -207,7 +226,7 @@ impl Meter {
     /// Records how long sink `j` took to write one batch.
     #[inline]
     pub(crate) fn sink_took(&self, j: usize, since: Instant) {
-        if let Some((_, h, _)) = self.sinks.get(j) {
+        if let Some(SinkMeter { latency: h, .. }) = self.sinks.get(j) {
             h.record(since.elapsed().as_secs_f64() * 1000.0);
         }
     }
@@ -310,10 +329,8 @@ impl Meter {
                 self.dropped_bad.increment(st.skipped - *seen_b);
                 (*seen_r, *seen_b) = (st.records, st.skipped);
             }
-            for (s, (records, _, seen)) in sinks.iter().zip(&mut self.sinks) {
-                let w = s.written();
-                records.increment(w - *seen);
-                *seen = w;
+            for (s, m) in sinks.iter().zip(&mut self.sinks) {
+                m.publish(&**s);
             }
         }
         if !all && self.last_gauges.is_some_and(|t| t.elapsed() < GAUGE_EVERY) {
@@ -425,10 +442,8 @@ impl Meter {
         if !self.on {
             return;
         }
-        for (s, (records, _, seen)) in sinks.iter().zip(&mut self.sinks) {
-            let w = s.written();
-            records.increment(w - *seen);
-            *seen = w;
+        for (s, m) in sinks.iter().zip(&mut self.sinks) {
+            m.publish(&**s);
         }
     }
 

@@ -105,6 +105,11 @@ pub trait Sink {
     fn finish(&mut self) -> Result<()>;
     /// Records written so far.
     fn written(&self) -> u64;
+    /// Bytes written so far (encoded output, or Parquet file bytes); 0 if the sink does not
+    /// know.
+    fn bytes_written(&self) -> u64 {
+        0
+    }
     /// Phase one of a checkpoint: makes everything written so far durable but not yet
     /// published, and returns what [`commit`](Self::commit) (or a restarted run) needs.
     fn pre_commit(&mut self) -> Result<Vec<u8>> {

@@ -249,6 +249,7 @@ fn serve_jobs(
             Ok(Ok(s)) => {
                 total.inputs.extend(s.inputs);
                 total.outputs.extend(s.outputs);
+                total.output_bytes.extend(s.output_bytes);
                 total.late += s.late;
             }
             Ok(Err((path, e))) => {

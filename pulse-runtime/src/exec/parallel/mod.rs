@@ -310,6 +310,7 @@ pub fn run_parallel<P: Pipeline>(
             .iter()
             .map(|s| (s.name().to_string(), s.written()))
             .collect(),
+        output_bytes: sinks.iter().map(|s| s.bytes_written()).collect(),
         late,
         elapsed: start.elapsed(),
         workers,

@@ -188,10 +188,6 @@ impl<T: Record + ArrowField> ParquetSink<T> {
         let delta = (open.writer.bytes_written() - before) as u64;
         self.bytes += delta;
         self.rows += batch.num_rows() as u64;
-        metrics::counter!("pulse_bytes_written_total", "sink" => self.name.clone())
-            .increment(delta);
-        metrics::counter!("pulse_rows_written_total", "sink" => self.name.clone())
-            .increment(batch.num_rows() as u64);
         Ok(())
     }
 
@@ -210,8 +206,6 @@ impl<T: Record + ArrowField> ParquetSink<T> {
             .len();
         let delta = size.saturating_sub(before);
         self.bytes += delta;
-        metrics::counter!("pulse_bytes_written_total", "sink" => self.name.clone())
-            .increment(delta);
         self.pending.push(open.file);
         Ok(())
     }
@@ -325,6 +319,9 @@ impl<T: Record + ArrowField> Sink for ParquetSink<T> {
 
     fn written(&self) -> u64 {
         self.rows
+    }
+    fn bytes_written(&self) -> u64 {
+        self.bytes
     }
 
     fn pre_commit(&mut self) -> Result<Vec<u8>> {

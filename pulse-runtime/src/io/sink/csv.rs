@@ -13,6 +13,8 @@ pub struct CsvSink<T> {
     /// Encoded records not yet written (reused).
     bytes: Vec<u8>,
     written: u64,
+    /// Bytes written.
+    bytes_out: u64,
     /// Whether the file has its header (resumed, or written with the first records).
     has_header: bool,
 }
@@ -115,6 +117,7 @@ impl<T: Serialize + 'static> CsvSink<T> {
             name,
             bytes: Vec::new(),
             written: 0,
+            bytes_out: 0,
             has_header,
         })
     }
@@ -169,6 +172,7 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
             });
         };
         write_out(out, &self.name, body)?;
+        self.bytes_out += body.len() as u64;
         self.has_header = true;
         self.written += rows;
         Ok(())
@@ -187,5 +191,8 @@ impl<T: Serialize + 'static> Sink for CsvSink<T> {
     }
     fn written(&self) -> u64 {
         self.written
+    }
+    fn bytes_written(&self) -> u64 {
+        self.bytes_out
     }
 }

@@ -10,6 +10,8 @@ pub struct JsonlSink<T> {
     /// pieces, which cost less appended to a `Vec` than passed through the writer one by one.
     lines: Vec<u8>,
     written: u64,
+    /// Bytes written.
+    bytes_out: u64,
     /// Bytes of encoded lines written since the file was last synced.
     unsynced: usize,
     _t: PhantomData<fn(T)>,
@@ -26,6 +28,7 @@ impl<T: Serialize + 'static> JsonlSink<T> {
             out: open_out(&spec.target, spec.resume.as_deref())?,
             lines: Vec::new(),
             written: 0,
+            bytes_out: 0,
             unsynced: 0,
             _t: PhantomData,
         })
@@ -34,6 +37,7 @@ impl<T: Serialize + 'static> JsonlSink<T> {
     /// Hands the gathered lines to the writer.
     fn write_lines(&mut self) -> Result<()> {
         let r = write_out(&mut self.out, &self.name, &self.lines);
+        self.bytes_out += self.lines.len() as u64;
         self.lines.clear();
         r
     }
@@ -114,6 +118,7 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     }
     fn write_encoded(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
         write_out(&mut self.out, &self.name, bytes)?;
+        self.bytes_out += bytes.len() as u64;
         self.written += rows;
         self.unsynced += bytes.len();
         if self.unsynced >= WRITE_BACK {
@@ -132,5 +137,8 @@ impl<T: Serialize + 'static> Sink for JsonlSink<T> {
     }
     fn written(&self) -> u64 {
         self.written
+    }
+    fn bytes_written(&self) -> u64 {
+        self.bytes_out
     }
 }
