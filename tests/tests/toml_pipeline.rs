@@ -481,6 +481,16 @@ fn bad_files_name_the_key_and_line() {
     );
     let e = pulse::cli::run_file(&p, &[]).unwrap_err().to_string();
     assert!(e.contains("bindings file") && e.contains("[source]"), "{e}");
+    // And a pipeline file given to a pipeline binary's --config.
+    let p = write(dir.path(), "pipeline.toml", base);
+    let e = pulse::App::new(typed_sessions)
+        .run_from(["t", "--config", &s(&p)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pulse run --config") && e.contains("[inputs.NAME]"),
+        "{e}"
+    );
 }
 
 const CHILD: &str = "PULSE_TOML_CHILD";

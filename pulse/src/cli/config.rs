@@ -143,6 +143,14 @@ impl Config {
             path: path.into(),
             source: e,
         })?;
+        if crate::dynamic::looks_like_pipeline(&text) {
+            return Err(Error::config(format!(
+                "{}: this is a TOML pipeline ([source], [window], [ops], [sink]), for `pulse run --config {}`; \
+                 a pipeline binary's --config takes bindings: [inputs.NAME] and [outputs.NAME] with `path = ..`",
+                path.display(),
+                path.display()
+            )));
+        }
         let config: Config =
             toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
         for (name, out) in &config.outputs {
