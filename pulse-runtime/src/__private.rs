@@ -20,7 +20,7 @@ pub use crate::io::probe::{NoParquet, Probe, ViaParquet};
 pub use crate::io::{Sink, SinkSpec, Source, SourceSpec, open_sink, open_source};
 pub use crate::operator::{Combiner, Either, Exchange, Node, Operator};
 pub use crate::time::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
-pub use {arrow_array, arrow_buffer, arrow_schema};
+pub use {arrow_array, arrow_buffer, arrow_schema, tracing};
 
 pub mod ops {
     use super::*;

@@ -106,3 +106,43 @@ fn logs_are_json_lines_filtered_by_rust_log() {
     );
     assert_eq!(run(None), "", "nothing at the default level");
 }
+
+/// `--quiet` prints nothing on a good run; without it the summary names input and output.
+#[test]
+fn quiet_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"auction\":1,\"price\":5,\"t\":10}\n").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let args = |quiet: bool| {
+        let mut a = vec![
+            "-i".to_string(),
+            input.to_str().unwrap().into(),
+            "-o".into(),
+            out.to_str().unwrap().into(),
+            "--no-checkpoints".into(),
+        ];
+        if quiet {
+            a.push("--quiet".into());
+        }
+        a
+    };
+    let run = |quiet| {
+        let o = Command::new(env!("CARGO_BIN_EXE_copy_bids"))
+            .args(args(quiet))
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = run(false);
+    assert!(
+        stdout.is_empty() && stderr.contains("copy_bids done in") && stderr.contains("1 records"),
+        "{stderr}"
+    );
+    assert_eq!(run(true), (String::new(), String::new()));
+}

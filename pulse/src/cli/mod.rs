@@ -676,7 +676,11 @@ pub fn init_logs(json: bool) -> Result<()> {
             .map_err(|e| Error::config(format!("RUST_LOG={v}: {e}")))?,
         _ => Targets::new().with_default(LevelFilter::WARN),
     };
-    let layer = fmt::layer().with_writer(std::io::stderr);
+    // A span is logged when it closes, with its time: per batch for sources and sinks, per
+    // watermark step for operators (at `trace`), per checkpoint and run (at `info`).
+    let layer = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_span_events(fmt::format::FmtSpan::CLOSE);
     let layer = if json {
         layer
             .json()

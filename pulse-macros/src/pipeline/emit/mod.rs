@@ -258,7 +258,14 @@ impl Emitter<'_> {
                 };
                 let fire = if op.on_watermark {
                     let c = self.to_consumers(k, 0);
-                    quote! { #nk.on_watermark(m, &mut |x, ts| { #c }); }
+                    // A span per operator and watermark step (RUST_LOG=trace): what fires in
+                    // it, and how long it takes, is the operator's.
+                    let id = &node.id;
+                    quote! {
+                        let __span = ::pulse::__private::tracing::trace_span!("operator", id = #id, watermark = m).entered();
+                        #nk.on_watermark(m, &mut |x, ts| { #c });
+                        drop(__span);
+                    }
                 } else {
                     quote!()
                 };
