@@ -447,7 +447,11 @@ fn bad_files_name_the_key_and_line() {
         (
             "kind = \"file\"\npath = \"out.jsonl\"",
             "kind = \"s3\"\npath = \"out.jsonl\"",
-            &[":10:", "[sink] kind", "expected `file` or `parquet`"],
+            &[
+                ":10:",
+                "[sink] kind",
+                "expected `file`, `parquet` or `kafka`",
+            ],
         ),
         (
             "kind = \"file\"\npath = \"out.jsonl\"",

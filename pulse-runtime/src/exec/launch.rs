@@ -153,7 +153,8 @@ impl Launch {
                 ms = s.elapsed.as_secs_f64() * 1000.0,
                 "run finished"
             ),
-            Err(e) => tracing::error!(error = %e, "run failed"),
+            // The caller reports the error itself (the CLI prints it once).
+            Err(e) => tracing::debug!(error = %e, "run failed"),
         }
         summary
     }

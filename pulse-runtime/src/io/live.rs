@@ -28,7 +28,7 @@ const CHUNKS: usize = 16;
 
 /// Whether `path` names a live input: `-` (standard input) or a named pipe.
 pub fn is_live(path: &str) -> bool {
-    if path == "-" {
+    if path == "-" || path.starts_with("kafka://") {
         return true;
     }
     #[cfg(unix)]

@@ -10,6 +10,8 @@ mod sink;
 mod spec;
 
 pub use file_source::{Decode, FileSource, Serde};
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub use live::is_live;
 pub use memory::MemorySource;
 pub(crate) use paths::create_dir;
@@ -216,6 +218,15 @@ pub fn open_source<T>(
 where
     T: crate::Event + serde::de::DeserializeOwned,
 {
+    if spec.path.starts_with("kafka://") {
+        #[cfg(feature = "kafka")]
+        return Ok(Box::new(kafka::KafkaSource::<T>::open(spec)?));
+        #[cfg(not(feature = "kafka"))]
+        return Err(crate::Error::config(format!(
+            "input `{}` reads Kafka (`{}`): build with the `kafka` feature of `pulse`",
+            spec.name, spec.path
+        )));
+    }
     match spec.format {
         Format::Parquet => parquet(spec),
         _ => Ok(Box::new(FileSource::<T>::open(spec)?)),

@@ -18,8 +18,8 @@ pub enum Format {
 impl Format {
     /// The format a path's extension names (`.jsonl`, `.ndjson`, `.json`, `.csv`).
     pub fn from_path(path: &str) -> Result<Self> {
-        if path == "-" {
-            // Standard input, and standard output: JSON lines.
+        if path == "-" || path.starts_with("kafka://") {
+            // Standard input and output, and Kafka messages: JSON lines.
             return Ok(Format::Jsonl);
         }
         let ext = Path::new(path)
@@ -184,6 +184,8 @@ pub enum SinkTarget {
     Stdout,
     /// A file, written in progress under a hidden name and renamed when finished.
     File(PathBuf),
+    /// A Kafka topic, `kafka://BROKERS/TOPIC?PARAMS` (the `kafka` feature).
+    Kafka(String),
 }
 
 /// Binds an output port to a target.
@@ -211,6 +213,15 @@ impl SinkSpec {
             return Ok(SinkSpec {
                 name,
                 target: SinkTarget::Stdout,
+                format: Format::Jsonl,
+                parquet,
+                resume: None,
+            });
+        }
+        if path.starts_with("kafka://") {
+            return Ok(SinkSpec {
+                name,
+                target: SinkTarget::Kafka(path.to_string()),
                 format: Format::Jsonl,
                 parquet,
                 resume: None,

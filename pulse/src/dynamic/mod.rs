@@ -138,6 +138,16 @@ impl<P: Pipeline + Input<0, Item = DynRecord>> Pipeline for Configured<P> {
 
     fn open_source(&self, _port: usize, spec: &SourceSpec) -> Result<Box<dyn Source>> {
         let decode = DynDecode(self.query.clone());
+        if spec.path.starts_with("kafka://") {
+            #[cfg(feature = "kafka")]
+            return Ok(Box::new(
+                pulse_runtime::io::kafka::KafkaSource::with_decoder(spec, decode)?,
+            ));
+            #[cfg(not(feature = "kafka"))]
+            return Err(pulse_runtime::Error::config(
+                "a `kafka` source needs the `kafka` feature of the `pulse` crate",
+            ));
+        }
         Ok(Box::new(FileSource::with_decoder(spec, decode)?))
     }
 

@@ -158,8 +158,21 @@ struct FileT {
 #[serde(deny_unknown_fields)]
 struct SourceT {
     kind: Spanned<String>,
-    path: Spanned<String>,
+    path: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
+    /// Kafka: `HOST:PORT[,HOST:PORT]`.
+    brokers: Option<String>,
+    /// Kafka: the topic.
+    topic: Option<String>,
+    /// Kafka: the consumer group.
+    group: Option<String>,
+    /// Kafka: `earliest` or `latest` where the group has no offset.
+    start: Option<String>,
+    /// Kafka: end once every partition is read to its end.
+    stop_at_end: Option<bool>,
+    /// Kafka: librdkafka properties.
+    #[serde(default)]
+    properties: std::collections::BTreeMap<String, String>,
     #[serde(default = "event_time")]
     time_field: String,
     on_bad_record: Option<Spanned<String>>,
@@ -203,6 +216,11 @@ struct OpsT {
 #[serde(deny_unknown_fields)]
 struct SinkT {
     kind: Spanned<String>,
+    brokers: Option<String>,
+    topic: Option<String>,
+    key: Option<String>,
+    #[serde(default)]
+    properties: std::collections::BTreeMap<String, String>,
     path: Option<Spanned<String>>,
     out_dir: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
@@ -365,25 +383,82 @@ pub fn parse(path: &Path, text: &str) -> Result<Job> {
     })
 }
 
+/// `kafka://BROKERS/TOPIC?k=v..` from a table's `brokers`, `topic` and parameters.
+fn kafka_url(
+    doc: &Doc<'_>,
+    span: Range<usize>,
+    table: &str,
+    brokers: &Option<String>,
+    topic: &Option<String>,
+    params: Vec<(String, String)>,
+) -> Result<String> {
+    let (Some(b), Some(t)) = (brokers, topic) else {
+        return Err(doc.err(
+            span,
+            &format!("[{table}] kind"),
+            "a `kafka` table needs `brokers = \"HOST:PORT\"` and `topic = \"NAME\"`",
+        ));
+    };
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Ok(format!("kafka://{b}/{t}?{}", query.join("&")))
+}
+
 fn source_spec(doc: &Doc<'_>, s: &SourceT) -> Result<SourceSpec> {
+    let kafka_keys = s.brokers.is_some() || s.topic.is_some() || s.group.is_some();
     match s.kind.get_ref().as_str() {
-        "file" => {}
-        "kafka" => {
+        "file" if kafka_keys => {
             return Err(doc.err(
                 s.kind.span(),
                 "[source] kind",
-                "`kafka` sources are not built yet; use `file`",
+                "`brokers`, `topic` and `group` are for `kind = \"kafka\"`",
             ));
+        }
+        "file" => {}
+        "kafka" => {
+            let mut params = vec![];
+            if let Some(g) = &s.group {
+                params.push(("group".to_string(), g.clone()));
+            }
+            if let Some(st) = &s.start {
+                params.push(("start".to_string(), st.clone()));
+            }
+            if s.stop_at_end == Some(true) {
+                params.push(("eof".to_string(), "stop".to_string()));
+            }
+            params.extend(s.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let path = kafka_url(doc, s.kind.span(), "source", &s.brokers, &s.topic, params)?;
+            let on_bad_record = BadRecordPolicy::parse(
+                s.on_bad_record
+                    .as_ref()
+                    .map_or("fail", |p| p.get_ref().as_str()),
+                s.dead_letter.as_deref(),
+                &path,
+            )?;
+            return Ok(SourceSpec {
+                name: "source".into(),
+                path,
+                format: Format::Jsonl,
+                on_bad_record,
+                split: Default::default(),
+                follow: false,
+            });
         }
         other => {
             return Err(doc.err(
                 s.kind.span(),
                 "[source] kind",
-                format!("`{other}` is not a source; expected `file`"),
+                format!("`{other}` is not a source; expected `file` or `kafka`"),
             ));
         }
     }
-    let path = s.path.get_ref().clone();
+    let Some(path) = &s.path else {
+        return Err(doc.err(
+            s.kind.span(),
+            "[source] path",
+            "a `file` source needs `path` (a file or a glob)",
+        ));
+    };
+    let path = path.get_ref().clone();
     let format = match &s.format {
         Some(f) => match f.get_ref().as_str() {
             "jsonl" => Format::Jsonl,
@@ -399,7 +474,7 @@ fn source_spec(doc: &Doc<'_>, s: &SourceT) -> Result<SourceSpec> {
         None => match Format::from_path(&path) {
             Ok(Format::Parquet) | Err(_) => {
                 return Err(doc.err(
-                    s.path.span(),
+                    s.path.as_ref().map_or(0..0, Spanned::span),
                     "[source] path",
                     format!(
                         "cannot tell the format of `{path}`; name a .jsonl or .csv file, or set `format`"
@@ -702,17 +777,19 @@ fn sink_spec(doc: &Doc<'_>, s: &SinkT, passes_records: bool) -> Result<SinkSpec>
             spec
         }
         "kafka" => {
-            return Err(doc.err(
-                s.kind.span(),
-                "[sink] kind",
-                "`kafka` sinks are not built yet; use `file` or `parquet`",
-            ));
+            let mut params = vec![];
+            if let Some(k) = &s.key {
+                params.push(("key".to_string(), k.clone()));
+            }
+            params.extend(s.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let url = kafka_url(doc, s.kind.span(), "sink", &s.brokers, &s.topic, params)?;
+            SinkSpec::new("output", &url)?
         }
         other => {
             return Err(doc.err(
                 s.kind.span(),
                 "[sink] kind",
-                format!("`{other}` is not a sink; expected `file` or `parquet`"),
+                format!("`{other}` is not a sink; expected `file`, `parquet` or `kafka`"),
             ));
         }
     };

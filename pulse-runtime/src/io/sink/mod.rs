@@ -99,6 +99,11 @@ impl Write for Out {
 fn open_out(target: &SinkTarget, resume: Option<&[u8]>) -> Result<Out> {
     Ok(match target {
         SinkTarget::Stdout => Out::Stdout(std::io::stdout()),
+        SinkTarget::Kafka(url) => {
+            return Err(Error::config(format!(
+                "`{url}` is a Kafka topic, not a file"
+            )));
+        }
         SinkTarget::File(p) => match resume.filter(|r| !r.is_empty()) {
             None => {
                 let (staged, file) = Staged::create(p)?;
@@ -196,6 +201,7 @@ pub fn publish_finished(spec: &SinkSpec) -> Result<()> {
 fn describe(spec: &SinkSpec) -> String {
     match &spec.target {
         SinkTarget::Stdout => format!("{} (stdout)", spec.name),
+        SinkTarget::Kafka(url) => format!("{} ({url})", spec.name),
         SinkTarget::File(p) => format!("{} ({})", spec.name, p.display()),
     }
 }
@@ -205,6 +211,15 @@ pub fn open_sink<T: Serialize + 'static>(
     spec: &SinkSpec,
     parquet: impl FnOnce(&SinkSpec) -> Result<Box<dyn Sink>>,
 ) -> Result<Box<dyn Sink>> {
+    if let SinkTarget::Kafka(url) = &spec.target {
+        #[cfg(feature = "kafka")]
+        return Ok(Box::new(super::kafka::KafkaSink::<T>::open(spec, url)?));
+        #[cfg(not(feature = "kafka"))]
+        return Err(Error::config(format!(
+            "output `{}` writes Kafka (`{url}`): build with the `kafka` feature of `pulse`",
+            spec.name
+        )));
+    }
     Ok(match spec.format {
         Format::Jsonl => Box::new(JsonlSink::<T>::open(spec)?),
         Format::Csv => Box::new(CsvSink::<T>::open(spec)?),

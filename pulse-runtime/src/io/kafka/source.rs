@@ -1,0 +1,344 @@
+//! A Kafka topic read by a consumer group member, decoded straight into the event type.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use serde::de::DeserializeOwned;
+
+use super::{KafkaUrl, kafka_error};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::io::{BadRecordPolicy, Decode, Serde, Source, SourceSpec, SourceStats};
+
+/// Partitions and offsets shared with the rebalance callback.
+#[derive(Default)]
+struct Partitions {
+    /// Offsets to start the partitions at when they are assigned (from a checkpoint).
+    saved: BTreeMap<i32, i64>,
+    /// Partitions this member owns now.
+    assigned: BTreeSet<i32>,
+    /// Assigned partitions read to their end (with `eof=stop`).
+    at_end: BTreeSet<i32>,
+    /// Whether any assignment came yet.
+    joined: bool,
+}
+
+struct Ctx {
+    topic: String,
+    parts: Arc<Mutex<Partitions>>,
+}
+
+impl ClientContext for Ctx {}
+
+impl ConsumerContext for Ctx {
+    // Eager rebalancing, with the checkpoint's offsets set on the partitions this member gets.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let mut p = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        let ids: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                for id in ids {
+                    if let Some(&o) = p.saved.get(&id) {
+                        let _ = tpl.set_partition_offset(&self.topic, id, Offset::Offset(o));
+                    }
+                    p.assigned.insert(id);
+                    p.at_end.remove(&id);
+                }
+                p.joined = true;
+                if let Err(e) = consumer.assign(tpl) {
+                    tracing::error!(error = %e, "kafka: assigning partitions failed");
+                }
+                tracing::info!(topic = %self.topic, partitions = ?p.assigned, "kafka: partitions assigned");
+            }
+            _ => {
+                for id in ids {
+                    p.assigned.remove(&id);
+                    p.at_end.remove(&id);
+                }
+                let _ = consumer.unassign();
+                tracing::info!(topic = %self.topic, "kafka: partitions revoked");
+            }
+        }
+    }
+}
+
+/// Reads events of type `T` from one topic as a member of a consumer group.
+///
+/// Parameters of the URL: `group` (default `pulse-NAME`), `start` (`earliest` or `latest`,
+/// where the group has no committed offset), `eof=stop` (end once every assigned partition is
+/// read to its end: a bounded run over what the topic holds now). The position (the next
+/// offset per partition) is saved in Pulse's checkpoints and restored from them, and committed
+/// to the group at each checkpoint, so monitoring sees the lag and a run without Pulse state
+/// starts where the group was.
+pub struct KafkaSource<T, D = Serde> {
+    name: String,
+    url: String,
+    topic: String,
+    consumer: BaseConsumer<Ctx>,
+    parts: Arc<Mutex<Partitions>>,
+    /// The next offset per partition read so far.
+    next: BTreeMap<i32, i64>,
+    stop_at_end: bool,
+    policy: BadRecordPolicy,
+    dead_letter: Option<BufWriter<File>>,
+    stats: SourceStats,
+    high: i64,
+    decode: D,
+    _t: PhantomData<fn() -> T>,
+}
+
+const OWN: [&str; 3] = ["group", "start", "eof"];
+
+impl<T: Event + DeserializeOwned> KafkaSource<T> {
+    /// Joins the group the URL in `spec.path` names and subscribes to its topic.
+    pub fn open(spec: &SourceSpec) -> Result<Self> {
+        Self::with_decoder(spec, Serde)
+    }
+}
+
+impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
+    /// As [`open`](KafkaSource::open), decoding each message with `decode`.
+    pub fn with_decoder(spec: &SourceSpec, decode: D) -> Result<Self> {
+        let url = KafkaUrl::parse(&spec.path)?;
+        let mut config = url.client_config(&OWN);
+        let group = url
+            .params
+            .get("group")
+            .cloned()
+            .unwrap_or_else(|| format!("pulse-{}", spec.name));
+        let start = url.params.get("start").map_or("earliest", String::as_str);
+        if !["earliest", "latest"].contains(&start) {
+            return Err(kafka_error(
+                &spec.path,
+                format!("start={start}: expected `earliest` or `latest`"),
+            ));
+        }
+        let stop_at_end = match url.params.get("eof").map(String::as_str) {
+            None | Some("continue") => false,
+            Some("stop") => true,
+            Some(other) => {
+                return Err(kafka_error(
+                    &spec.path,
+                    format!("eof={other}: expected `stop` or `continue`"),
+                ));
+            }
+        };
+        config
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", start)
+            .set("enable.partition.eof", "true");
+        let parts = Arc::new(Mutex::new(Partitions::default()));
+        let ctx = Ctx {
+            topic: url.topic.clone(),
+            parts: parts.clone(),
+        };
+        let consumer: BaseConsumer<Ctx> = config
+            .create_with_context(ctx)
+            .map_err(|e| kafka_error(&spec.path, e))?;
+        consumer
+            .subscribe(&[&url.topic])
+            .map_err(|e| kafka_error(&spec.path, e))?;
+        let dead_letter = match &spec.on_bad_record {
+            BadRecordPolicy::DeadLetter(p) => {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    crate::io::create_dir(dir)?;
+                }
+                Some(BufWriter::new(
+                    File::create(p).map_err(|e| Error::io(p, e))?,
+                ))
+            }
+            _ => None,
+        };
+        Ok(KafkaSource {
+            name: spec.name.clone(),
+            url: spec.path.clone(),
+            topic: url.topic,
+            consumer,
+            parts,
+            next: BTreeMap::new(),
+            stop_at_end,
+            policy: spec.on_bad_record.clone(),
+            dead_letter,
+            stats: SourceStats::default(),
+            high: crate::MIN_WATERMARK,
+            decode,
+            _t: PhantomData,
+        })
+    }
+
+    /// The group's offsets for what was read, committed without waiting.
+    fn commit(&self, mode: CommitMode) {
+        let mut tpl = TopicPartitionList::new();
+        for (&p, &o) in &self.next {
+            let _ = tpl.add_partition_offset(&self.topic, p, Offset::Offset(o));
+        }
+        if tpl.count() > 0
+            && let Err(e) = self.consumer.commit(&tpl, mode)
+        {
+            tracing::warn!(error = %e, "kafka: committing offsets to the group failed");
+        }
+    }
+
+    fn bad(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        field: Option<String>,
+        message: String,
+        raw: &[u8],
+    ) -> Result<()> {
+        match &self.policy {
+            BadRecordPolicy::Fail => Err(Error::BadRecord {
+                path: format!("{}[partition {partition}]", self.url).into(),
+                line: offset as u64,
+                field,
+                message: format!("{message} (at offset {offset})"),
+            }),
+            BadRecordPolicy::Skip => {
+                self.stats.skipped += 1;
+                Ok(())
+            }
+            BadRecordPolicy::DeadLetter(path) => {
+                self.stats.skipped += 1;
+                let line = serde_json::json!({
+                    "topic": self.topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "field": field,
+                    "error": message,
+                    "raw": String::from_utf8_lossy(raw),
+                });
+                let w = self.dead_letter.as_mut().expect("opened with the policy");
+                writeln!(w, "{line}").map_err(|e| Error::io(path, e))
+            }
+        }
+    }
+}
+
+/// Decodes one message's payload: the derive's fast path, then the decoder (serde, which names
+/// the field, unless configured otherwise).
+fn decode<T: Event, D: Decode<T>>(
+    d: &D,
+    raw: &[u8],
+) -> std::result::Result<T, (Option<String>, String)> {
+    if let Some(x) = T::decode_json(raw) {
+        return Ok(x);
+    }
+    let text = std::str::from_utf8(raw).map_err(|e| (None, format!("not UTF-8: {e}")))?;
+    d.json(text.trim_end())
+}
+
+impl<T: Event, D: Decode<T>> Source for KafkaSource<T, D> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn new_batch(&self) -> Box<dyn Any> {
+        Box::new(Vec::<T>::new())
+    }
+
+    fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
+        let batch = crate::io::typed::<T>(batch);
+        while batch.len() < max {
+            // Never waits: librdkafka's threads fetch; an empty queue hands on what there is.
+            let Some(polled) = self.consumer.poll(Duration::ZERO) else {
+                break;
+            };
+            match polled {
+                Ok(m) => {
+                    let (p, o) = (m.partition(), m.offset());
+                    self.next.insert(p, o + 1);
+                    let raw = m.payload().unwrap_or_default();
+                    self.stats.bytes += raw.len() as u64;
+                    match decode::<T, D>(&self.decode, raw) {
+                        Ok(x) => {
+                            self.high = self.high.max(x.event_time().millis());
+                            batch.push(x);
+                            self.stats.records += 1;
+                        }
+                        Err((field, message)) => {
+                            let raw = raw.to_vec();
+                            drop(m);
+                            self.bad(p, o, field, message, &raw)?;
+                        }
+                    }
+                }
+                Err(KafkaError::PartitionEOF(p)) => {
+                    let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+                    if parts.assigned.contains(&p) {
+                        parts.at_end.insert(p);
+                    }
+                }
+                Err(e) => return Err(kafka_error(&self.url, e)),
+            }
+        }
+        if self.stop_at_end && batch.is_empty() {
+            let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+            if parts.joined && !parts.assigned.is_empty() && parts.at_end == parts.assigned {
+                drop(parts);
+                if let Some(w) = self.dead_letter.as_mut() {
+                    w.flush().map_err(|e| Error::io("dead-letter file", e))?;
+                }
+                self.commit(CommitMode::Sync);
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats.clone()
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+
+    fn progress(&self) -> Option<i64> {
+        None
+    }
+
+    /// The next offset of every partition read, and of those restored and not read since.
+    fn position(&self) -> Vec<u8> {
+        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = parts.saved.clone();
+        drop(parts);
+        all.extend(self.next.iter().map(|(&p, &o)| (p, o)));
+        // The group sees the progress too (lag, and where a fresh run starts).
+        self.commit(CommitMode::Async);
+        let v: Vec<(i32, i64)> = all.into_iter().collect();
+        postcard::to_stdvec(&(self.topic.as_str(), v)).unwrap_or_default()
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        if position.is_empty() {
+            return Ok(());
+        }
+        let (topic, offsets): (String, Vec<(i32, i64)>) = postcard::from_bytes(position)
+            .map_err(|e| Error::config(format!("input `{}`: cannot resume: {e}", self.name)))?;
+        if topic != self.topic {
+            return Err(Error::config(format!(
+                "input `{}`: cannot resume: the checkpoint read topic `{topic}`, this run reads `{}`; pass --fresh to start over",
+                self.name, self.topic
+            )));
+        }
+        let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        parts.saved = offsets.into_iter().collect();
+        Ok(())
+    }
+}
