@@ -284,6 +284,12 @@ impl<T: Event, D: Decode<T>> Source for KafkaSource<T, D> {
                         parts.at_end.insert(p);
                     }
                 }
+                // librdkafka retries by itself (a broker down, a transport failure): say so
+                // and go on, as Kafka's own clients do.
+                Err(e @ KafkaError::MessageConsumption(_)) => {
+                    tracing::warn!(input = %self.name, error = %e, "kafka: consumer error; librdkafka retries");
+                    break;
+                }
                 Err(e) => return Err(kafka_error(&self.url, e)),
             }
         }
