@@ -114,6 +114,20 @@ fn a_topic_runs_through_a_pipeline_like_the_same_file() {
     assert_eq!(summary.inputs[0].1.records, 2000);
     assert_eq!(lines(&out), want);
     assert!(want.len() > 50);
+    // Two workers: the first is the group's member, the key exchange spreads its bids.
+    let i = format!("bids=kafka://{brokers}/bids?group=g1w2&start=earliest&eof=stop");
+    let summary = run(&[
+        "-i",
+        &i,
+        "-o",
+        &s(&out),
+        "--no-checkpoints",
+        "--workers",
+        "2",
+    ]);
+    let read: u64 = summary.inputs.iter().map(|i| i.1.records).sum();
+    assert_eq!(read, 2000);
+    assert_eq!(lines(&out), want);
 }
 
 #[test]
@@ -281,4 +295,129 @@ fn toml_pipelines_read_and_write_kafka() {
     let summary = pulse::cli::run_file(&k, &["--no-checkpoints", "-q"]).unwrap();
     assert_eq!(summary.inputs[0].1.records, 3000);
     assert_eq!(consume(&brokers, "averages", want.len()), want);
+}
+
+const CHILD: &str = "PULSE_KAFKA_CHILD";
+
+/// A pipeline process of the test below.
+#[test]
+fn kafka_child() {
+    let Ok(args) = std::env::var(CHILD) else {
+        return;
+    };
+    let args: Vec<String> = serde_json::from_str(&args).unwrap();
+    pulse::App::new(counts).run_from(args).unwrap();
+}
+
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+/// The sum of every sample of `name` (over its labels), if there is one.
+fn total(metrics: &str, name: &str) -> Option<f64> {
+    let xs: Vec<f64> = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .collect();
+    (!xs.is_empty()).then(|| xs.iter().sum())
+}
+
+/// A live run is killed (SIGKILL) after a checkpoint that covers everything it read; a run of
+/// another group resumes from Pulse's checkpoint (not from the group's offsets): it reads only
+/// the new messages, and its windows hold the old ones once, so the rows equal one run over
+/// all of them. While the first run waits, its consumer lag is published, per partition.
+#[test]
+fn a_killed_run_resumes_from_its_checkpoint_with_nothing_lost_or_counted_twice() {
+    use std::io::BufRead;
+    let mock = cluster(&["bids"]);
+    let brokers = mock.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (bids(0, 1000), bids(1000, 1000));
+    let all: Vec<Bid> = first.iter().chain(&second).cloned().collect();
+    let want = from_file(dir.path(), &all);
+    let state = dir.path().join("state");
+    produce(&brokers, "bids", &first);
+    let args: Vec<String> = [
+        "counts",
+        "-i",
+        &format!("bids=kafka://{brokers}/bids?group=first&start=earliest"),
+        "-o",
+        &s(&dir.path().join("killed.jsonl")),
+        "--state-dir",
+        &s(&state),
+        "--checkpoint-interval",
+        "100ms",
+        "--http-port",
+        "0",
+        "-q",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "kafka_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, serde_json::to_string(&args).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the child ended early"
+        );
+        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
+            break url.trim_end_matches("/metrics").to_string();
+        }
+    };
+    // Everything read, a checkpoint taken after that, and the lag of all four partitions 0.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut checkpoints_at_1000 = None;
+    loop {
+        let m = get(&addr, "/metrics");
+        let read = total(&m, "pulse_source_records_total");
+        let cps = total(&m, "pulse_checkpoints_total").unwrap_or(0.0);
+        let lags = m
+            .lines()
+            .filter(|l| l.starts_with("pulse_kafka_consumer_lag{"))
+            .count();
+        if read == Some(1000.0) {
+            let at = *checkpoints_at_1000.get_or_insert(cps);
+            if cps >= at + 2.0 && lags == 4 && total(&m, "pulse_kafka_consumer_lag") == Some(0.0) {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read {read:?}, {cps} checkpoints, {lags} lags:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    produce(&brokers, "bids", &second);
+    let out = dir.path().join("resumed.jsonl");
+    let i = format!("bids=kafka://{brokers}/bids?group=second&start=earliest&eof=stop");
+    let summary = run(&["-i", &i, "-o", &s(&out), "--state-dir", &s(&state)]);
+    assert_eq!(
+        summary.resumed_from.is_some(),
+        true,
+        "resumed from a checkpoint"
+    );
+    assert_eq!(summary.inputs[0].1.records, 1000, "only the new messages");
+    assert_eq!(lines(&out), want);
 }

@@ -220,7 +220,9 @@ where
 {
     if spec.path.starts_with("kafka://") {
         #[cfg(feature = "kafka")]
-        return Ok(Box::new(kafka::KafkaSource::<T>::open(spec)?));
+        return kafka::open_source::<T>(spec, |spec| {
+            Ok(Box::new(kafka::KafkaSource::<T>::open(spec)?))
+        });
         #[cfg(not(feature = "kafka"))]
         return Err(crate::Error::config(format!(
             "input `{}` reads Kafka (`{}`): build with the `kafka` feature of `pulse`",

@@ -140,9 +140,11 @@ impl<P: Pipeline + Input<0, Item = DynRecord>> Pipeline for Configured<P> {
         let decode = DynDecode(self.query.clone());
         if spec.path.starts_with("kafka://") {
             #[cfg(feature = "kafka")]
-            return Ok(Box::new(
-                pulse_runtime::io::kafka::KafkaSource::with_decoder(spec, decode)?,
-            ));
+            return pulse_runtime::io::kafka::open_source::<DynRecord>(spec, |spec| {
+                Ok(Box::new(
+                    pulse_runtime::io::kafka::KafkaSource::with_decoder(spec, decode)?,
+                ))
+            });
             #[cfg(not(feature = "kafka"))]
             return Err(pulse_runtime::Error::config(
                 "a `kafka` source needs the `kafka` feature of the `pulse` crate",

@@ -15,6 +15,7 @@ mod source;
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::io::{Source, SourceSpec};
 
 pub use sink::KafkaSink;
 pub use source::KafkaSource;
@@ -89,6 +90,23 @@ impl KafkaUrl {
         }
         c
     }
+}
+
+/// Opens a Kafka input for one worker: under `--workers N` the first worker is the group's one
+/// member and the key exchange spreads what it reads; the others read nothing. (Several members
+/// in one process would re-read, after a rebalance, what another had read and not yet
+/// checkpointed, while its window state stays behind.)
+pub fn open_source<T: crate::Event + 'static>(
+    spec: &SourceSpec,
+    open: impl FnOnce(&SourceSpec) -> Result<Box<dyn Source>>,
+) -> Result<Box<dyn Source>> {
+    if spec.split.worker > 0 {
+        return Ok(Box::new(crate::io::MemorySource::<T>::new(
+            &spec.name,
+            vec![],
+        )));
+    }
+    open(spec)
 }
 
 fn kafka_error(url: &str, e: impl std::fmt::Display) -> Error {

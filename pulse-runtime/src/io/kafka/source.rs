@@ -34,10 +34,39 @@ struct Partitions {
 
 struct Ctx {
     topic: String,
+    input: String,
     parts: Arc<Mutex<Partitions>>,
 }
 
-impl ClientContext for Ctx {}
+impl ClientContext for Ctx {
+    // librdkafka's statistics (every `statistics.interval.ms`, 1 s by default here): the lag of
+    // every assigned partition, messages between what this input has read and the partition's
+    // end.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, p) in &topic.partitions {
+            if !parts.assigned.contains(id) || p.hi_offset < 0 {
+                continue;
+            }
+            // Read up to the application's offset; before any read, the group's committed
+            // offset, else the partition's start (everything is still to read).
+            let read = [p.app_offset, p.committed_offset, p.lo_offset, 0]
+                .into_iter()
+                .find(|&o| o >= 0)
+                .unwrap_or(0);
+            metrics::gauge!(
+                "pulse_kafka_consumer_lag",
+                "source" => self.input.clone(),
+                "topic" => self.topic.clone(),
+                "partition" => id.to_string()
+            )
+            .set((p.hi_offset - read).max(0) as f64);
+        }
+    }
+}
 
 impl ConsumerContext for Ctx {
     // Eager rebalancing, with the checkpoint's offsets set on the partitions this member gets.
@@ -142,9 +171,13 @@ impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", start)
             .set("enable.partition.eof", "true");
+        if !url.params.contains_key("statistics.interval.ms") {
+            config.set("statistics.interval.ms", "1000");
+        }
         let parts = Arc::new(Mutex::new(Partitions::default()));
         let ctx = Ctx {
             topic: url.topic.clone(),
+            input: spec.name.clone(),
             parts: parts.clone(),
         };
         let consumer: BaseConsumer<Ctx> = config
