@@ -413,11 +413,7 @@ fn a_killed_run_resumes_from_its_checkpoint_with_nothing_lost_or_counted_twice()
     let out = dir.path().join("resumed.jsonl");
     let i = format!("bids=kafka://{brokers}/bids?group=second&start=earliest&eof=stop");
     let summary = run(&["-i", &i, "-o", &s(&out), "--state-dir", &s(&state)]);
-    assert_eq!(
-        summary.resumed_from.is_some(),
-        true,
-        "resumed from a checkpoint"
-    );
+    assert!(summary.resumed_from.is_some(), "resumed from a checkpoint");
     assert_eq!(summary.inputs[0].1.records, 1000, "only the new messages");
     assert_eq!(lines(&out), want);
 }
