@@ -1,7 +1,8 @@
 //! A Kafka topic read by a consumer group member, decoded straight into the event type.
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::marker::PhantomData;
@@ -105,6 +106,16 @@ impl ConsumerContext for Ctx {
     }
 }
 
+/// One polled message: its offset, and the event or why it did not decode (field, message,
+/// payload).
+struct Pending<T> {
+    offset: i64,
+    item: std::result::Result<T, (Option<String>, String, Vec<u8>)>,
+}
+
+/// Messages buffered across partitions before the merge hands them on regardless.
+const MAX_BUFFERED: usize = 1 << 16;
+
 /// Reads events of type `T` from one topic as a member of a consumer group.
 ///
 /// Parameters of the URL: `group` (default `pulse-NAME`), `start` (`earliest` or `latest`,
@@ -113,19 +124,26 @@ impl ConsumerContext for Ctx {
 /// offset per partition) is saved in Pulse's checkpoints and restored from them, and committed
 /// to the group at each checkpoint, so monitoring sees the lag and a run without Pulse state
 /// starts where the group was.
+///
+/// The partitions are merged by event time (the earliest buffered head first, waiting for a
+/// partition not read to its end that has nothing buffered, up to 65,536 buffered messages), so
+/// the order the graph sees, and with it which elements are late, depends on what each
+/// partition holds and not on how fetches interleaved.
 pub struct KafkaSource<T, D = Serde> {
     name: String,
     url: String,
     topic: String,
     consumer: BaseConsumer<Ctx>,
     parts: Arc<Mutex<Partitions>>,
-    /// The next offset per partition read so far.
-    next: BTreeMap<i32, i64>,
+    /// Messages polled and not yet handed on, per partition, in offset order.
+    buffers: BTreeMap<i32, VecDeque<Pending<T>>>,
+    buffered: usize,
+    /// The next offset per partition after what was handed on (what a checkpoint records).
+    emitted: BTreeMap<i32, i64>,
     stop_at_end: bool,
     policy: BadRecordPolicy,
     dead_letter: Option<BufWriter<File>>,
     stats: SourceStats,
-    high: i64,
     decode: D,
     _t: PhantomData<fn() -> T>,
 }
@@ -203,21 +221,75 @@ impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
             topic: url.topic,
             consumer,
             parts,
-            next: BTreeMap::new(),
+            buffers: BTreeMap::new(),
+            buffered: 0,
+            emitted: BTreeMap::new(),
             stop_at_end,
             policy: spec.on_bad_record.clone(),
             dead_letter,
             stats: SourceStats::default(),
-            high: crate::MIN_WATERMARK,
             decode,
             _t: PhantomData,
         })
     }
 
+    /// Polls up to `max` messages (without waiting) into the partitions' buffers.
+    fn fetch(&mut self, max: usize) -> Result<()> {
+        // Per partition, whether its last event in this round was its end (`true`) or a
+        // message (`false`): applied under one lock afterwards.
+        let mut ends: BTreeMap<i32, bool> = BTreeMap::new();
+        // Everything librdkafka has ready, up to the buffer's bound: the merge needs every
+        // partition's head, and librdkafka hands messages out a partition at a time.
+        let _ = max;
+        for _ in 0..MAX_BUFFERED.saturating_sub(self.buffered) {
+            // librdkafka's threads fetch; an empty queue means nothing new for now.
+            let Some(polled) = self.consumer.poll(Duration::ZERO) else {
+                break;
+            };
+            match polled {
+                Ok(m) => {
+                    let (p, offset) = (m.partition(), m.offset());
+                    let raw = m.payload().unwrap_or_default();
+                    self.stats.bytes += raw.len() as u64;
+                    let item = decode::<T, D>(&self.decode, raw)
+                        .map_err(|(field, message)| (field, message, raw.to_vec()));
+                    self.buffers
+                        .entry(p)
+                        .or_default()
+                        .push_back(Pending { offset, item });
+                    self.buffered += 1;
+                    ends.insert(p, false);
+                }
+                Err(KafkaError::PartitionEOF(p)) => {
+                    ends.insert(p, true);
+                }
+                // librdkafka retries by itself (a broker down, a transport failure): say so
+                // and go on, as Kafka's own clients do.
+                Err(e @ KafkaError::MessageConsumption(_)) => {
+                    tracing::warn!(input = %self.name, error = %e, "kafka: consumer error; librdkafka retries");
+                    break;
+                }
+                Err(e) => return Err(kafka_error(&self.url, e)),
+            }
+        }
+        if !ends.is_empty() {
+            let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+            for (p, end) in ends {
+                if end && parts.assigned.contains(&p) {
+                    parts.at_end.insert(p);
+                } else {
+                    // More after an end: the partition may hold data again.
+                    parts.at_end.remove(&p);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The group's offsets for what was read, committed without waiting.
     fn commit(&self, mode: CommitMode) {
         let mut tpl = TopicPartitionList::new();
-        for (&p, &o) in &self.next {
+        for (&p, &o) in &self.emitted {
             let _ = tpl.add_partition_offset(&self.topic, p, Offset::Offset(o));
         }
         if tpl.count() > 0
@@ -287,55 +359,81 @@ impl<T: Event, D: Decode<T>> Source for KafkaSource<T, D> {
 
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
         let batch = crate::io::typed::<T>(batch);
+        self.fetch(max)?;
+        let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        // Partitions taken away: what was buffered of them is the new owner's to read.
+        let gone: Vec<i32> = self
+            .buffers
+            .keys()
+            .copied()
+            .filter(|p| !parts.assigned.contains(p))
+            .collect();
+        for p in gone {
+            self.buffered -= self.buffers.remove(&p).map_or(0, |b| b.len());
+        }
+        // Merge the partitions by event time: the head with the earliest time goes first, and
+        // nothing goes while a partition that may have more (not read to its end) has nothing
+        // buffered, unless the buffers are full. The order is then a function of what each
+        // partition holds, not of how the fetches interleaved.
+        let head_key = |b: Option<&VecDeque<Pending<T>>>| -> Option<i64> {
+            b?.front().map(|h| match &h.item {
+                Ok(x) => x.event_time().millis(),
+                // A bad record goes first: the policy handles it where it is.
+                Err(_) => i64::MIN,
+            })
+        };
+        let full = self.buffered >= MAX_BUFFERED;
+        let waits = |p: &i32, parts: &Partitions| !full && !parts.at_end.contains(p);
+        let mut blocked = parts
+            .assigned
+            .iter()
+            .any(|p| waits(p, &parts) && head_key(self.buffers.get(p)).is_none());
+        let mut heap: BinaryHeap<Reverse<(i64, i32)>> = parts
+            .assigned
+            .iter()
+            .filter_map(|&p| Some(Reverse((head_key(self.buffers.get(&p))?, p))))
+            .collect();
         while batch.len() < max {
-            // Never waits: librdkafka's threads fetch; an empty queue hands on what there is.
-            let Some(polled) = self.consumer.poll(Duration::ZERO) else {
+            let Some(&Reverse((t, p))) = heap.peek() else {
                 break;
             };
-            match polled {
-                Ok(m) => {
-                    let (p, o) = (m.partition(), m.offset());
-                    self.next.insert(p, o + 1);
-                    let raw = m.payload().unwrap_or_default();
-                    self.stats.bytes += raw.len() as u64;
-                    match decode::<T, D>(&self.decode, raw) {
-                        Ok(x) => {
-                            self.high = self.high.max(x.event_time().millis());
-                            batch.push(x);
-                            self.stats.records += 1;
-                        }
-                        Err((field, message)) => {
-                            let raw = raw.to_vec();
-                            drop(m);
-                            self.bad(p, o, field, message, &raw)?;
-                        }
-                    }
+            if blocked && t != i64::MIN {
+                break;
+            }
+            heap.pop();
+            let buf = self.buffers.get_mut(&p).expect("a head was seen");
+            let head = buf.pop_front().expect("a head was seen");
+            match head_key(Some(buf)) {
+                Some(k) => heap.push(Reverse((k, p))),
+                None => blocked |= waits(&p, &parts),
+            }
+            self.buffered -= 1;
+            self.emitted.insert(p, head.offset + 1);
+            match head.item {
+                Ok(x) => {
+                    batch.push(x);
+                    self.stats.records += 1;
                 }
-                Err(KafkaError::PartitionEOF(p)) => {
-                    let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
-                    if parts.assigned.contains(&p) {
-                        parts.at_end.insert(p);
-                    }
+                Err((field, message, raw)) => {
+                    drop(parts);
+                    self.bad(p, head.offset, field, message, &raw)?;
+                    parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
                 }
-                // librdkafka retries by itself (a broker down, a transport failure): say so
-                // and go on, as Kafka's own clients do.
-                Err(e @ KafkaError::MessageConsumption(_)) => {
-                    tracing::warn!(input = %self.name, error = %e, "kafka: consumer error; librdkafka retries");
-                    break;
-                }
-                Err(e) => return Err(kafka_error(&self.url, e)),
             }
         }
-        if self.stop_at_end && batch.is_empty() {
-            let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
-            if parts.joined && !parts.assigned.is_empty() && parts.at_end == parts.assigned {
-                drop(parts);
-                if let Some(w) = self.dead_letter.as_mut() {
-                    w.flush().map_err(|e| Error::io("dead-letter file", e))?;
-                }
-                self.commit(CommitMode::Sync);
-                return Ok(false);
+        if self.stop_at_end
+            && batch.is_empty()
+            && self.buffered == 0
+            && parts.joined
+            && !parts.assigned.is_empty()
+            && parts.at_end == parts.assigned
+        {
+            drop(parts);
+            if let Some(w) = self.dead_letter.as_mut() {
+                w.flush().map_err(|e| Error::io("dead-letter file", e))?;
             }
+            self.commit(CommitMode::Sync);
+            return Ok(false);
         }
         Ok(true)
     }
@@ -357,7 +455,7 @@ impl<T: Event, D: Decode<T>> Source for KafkaSource<T, D> {
         let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         let mut all = parts.saved.clone();
         drop(parts);
-        all.extend(self.next.iter().map(|(&p, &o)| (p, o)));
+        all.extend(self.emitted.iter().map(|(&p, &o)| (p, o)));
         // The group sees the progress too (lag, and where a fresh run starts).
         self.commit(CommitMode::Async);
         let v: Vec<(i32, i64)> = all.into_iter().collect();
