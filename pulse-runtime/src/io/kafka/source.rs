@@ -233,14 +233,13 @@ impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
         })
     }
 
-    /// Polls up to `max` messages (without waiting) into the partitions' buffers.
-    fn fetch(&mut self, max: usize) -> Result<()> {
+    /// Polls what librdkafka has ready (without waiting) into the partitions' buffers.
+    fn fetch(&mut self) -> Result<()> {
         // Per partition, whether its last event in this round was its end (`true`) or a
         // message (`false`): applied under one lock afterwards.
         let mut ends: BTreeMap<i32, bool> = BTreeMap::new();
         // Everything librdkafka has ready, up to the buffer's bound: the merge needs every
         // partition's head, and librdkafka hands messages out a partition at a time.
-        let _ = max;
         for _ in 0..MAX_BUFFERED.saturating_sub(self.buffered) {
             // librdkafka's threads fetch; an empty queue means nothing new for now.
             let Some(polled) = self.consumer.poll(Duration::ZERO) else {
@@ -359,7 +358,7 @@ impl<T: Event, D: Decode<T>> Source for KafkaSource<T, D> {
 
     fn read_batch(&mut self, batch: &mut dyn Any, max: usize) -> Result<bool> {
         let batch = crate::io::typed::<T>(batch);
-        self.fetch(max)?;
+        self.fetch()?;
         let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         // Partitions taken away: what was buffered of them is the new owner's to read.
         let gone: Vec<i32> = self
