@@ -31,6 +31,8 @@ struct Partitions {
     at_end: BTreeSet<i32>,
     /// Whether any assignment came yet.
     joined: bool,
+    /// The source is being dropped: the consumer leaves the group.
+    closing: bool,
 }
 
 struct Ctx {
@@ -100,7 +102,15 @@ impl ConsumerContext for Ctx {
                     p.at_end.remove(&id);
                 }
                 let _ = consumer.unassign();
-                tracing::info!(topic = %self.topic, "kafka: partitions revoked");
+                if p.joined && !p.closing {
+                    // Another member joined the group: keyed state does not move with the
+                    // partitions yet, so windows of the moved keys may be split between
+                    // members (and what was read since the last checkpoint read again).
+                    tracing::warn!(
+                        topic = %self.topic,
+                        "kafka: partitions revoked by a rebalance; run one process per group (state does not move with partitions yet)"
+                    );
+                }
             }
         }
     }
@@ -331,6 +341,13 @@ impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
                 writeln!(w, "{line}").map_err(|e| Error::io(path, e))
             }
         }
+    }
+}
+
+impl<T, D> Drop for KafkaSource<T, D> {
+    fn drop(&mut self) {
+        // Leaving the group revokes this member's partitions: no rebalance to warn about.
+        self.parts.lock().unwrap_or_else(|e| e.into_inner()).closing = true;
     }
 }
 
