@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pulse::prelude::*;
-use pulse_tests::{Bid, bid, s};
+use pulse_tests::{Bid, bid, http_get, metric_sum, metrics_address, s};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -142,29 +142,13 @@ fn results_go_to_a_topic_keyed_by_a_field() {
     let o = format!("kafka://{brokers}/counts?key=auction");
     let summary = run(&["-i", &i, "-o", &o, "--no-checkpoints"]);
     assert_eq!(summary.outputs[0].1, want.len() as u64);
-    // Read the topic back from the start of every partition.
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "reader")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..4 {
-        tpl.add_partition_offset("counts", p, Offset::Beginning)
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let (mut got, mut keys_ok) = (BTreeSet::new(), true);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while got.len() < want.len() && Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-            let text = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            keys_ok &= m.key() == Some(v["auction"].to_string().as_bytes());
-            got.insert(text);
-        }
-    }
-    assert_eq!(got, want);
+    let got = consume(&brokers, "counts", want.len());
+    let payloads: BTreeSet<String> = got.iter().map(|(_, p)| p.clone()).collect();
+    assert_eq!(payloads, want);
+    let keys_ok = got.iter().all(|(k, p)| {
+        let v: serde_json::Value = serde_json::from_str(p).unwrap();
+        k.as_deref() == Some(v["auction"].to_string().as_str())
+    });
     assert!(keys_ok, "every message is keyed by its auction");
 }
 
@@ -228,8 +212,9 @@ fn a_bad_message_names_partition_and_offset() {
     );
 }
 
-/// Every message of `topic` (4 partitions), from the start, until `n` came or 30 s passed.
-fn consume(brokers: &str, topic: &str, n: usize) -> BTreeSet<String> {
+/// Every message of `topic` (4 partitions) as (key, payload), from the start, until `n` came
+/// or 30 s passed.
+fn consume(brokers: &str, topic: &str, n: usize) -> BTreeSet<(Option<String>, String)> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "reader")
@@ -245,7 +230,8 @@ fn consume(brokers: &str, topic: &str, n: usize) -> BTreeSet<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while got.len() < n && Instant::now() < deadline {
         if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-            got.insert(String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+            got.insert((m.key().map(text), text(m.payload().unwrap())));
         }
     }
     got
@@ -294,7 +280,9 @@ fn toml_pipelines_read_and_write_kafka() {
     std::fs::write(&k, kafka_toml).unwrap();
     let summary = pulse::cli::run_file(&k, &["--no-checkpoints", "-q"]).unwrap();
     assert_eq!(summary.inputs[0].1.records, 3000);
-    assert_eq!(consume(&brokers, "averages", want.len()), want);
+    let got = consume(&brokers, "averages", want.len());
+    let payloads: BTreeSet<String> = got.into_iter().map(|(_, p)| p).collect();
+    assert_eq!(payloads, want);
 }
 
 const CHILD: &str = "PULSE_KAFKA_CHILD";
@@ -309,37 +297,12 @@ fn kafka_child() {
     pulse::App::new(counts).run_from(args).unwrap();
 }
 
-fn get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        c,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    text.split_once("\r\n\r\n").unwrap().1.to_string()
-}
-
-/// The sum of every sample of `name` (over its labels), if there is one.
-fn total(metrics: &str, name: &str) -> Option<f64> {
-    let xs: Vec<f64> = metrics
-        .lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
-        .collect();
-    (!xs.is_empty()).then(|| xs.iter().sum())
-}
-
 /// A live run is killed (SIGKILL) after a checkpoint that covers everything it read; a run of
 /// another group resumes from Pulse's checkpoint (not from the group's offsets): it reads only
 /// the new messages, and its windows hold the old ones once, so the rows equal one run over
 /// all of them. While the first run waits, its consumer lag is published, per partition.
 #[test]
 fn a_killed_run_resumes_from_its_checkpoint_with_nothing_lost_or_counted_twice() {
-    use std::io::BufRead;
     let mock = cluster(&["bids"]);
     let brokers = mock.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
@@ -373,31 +336,24 @@ fn a_killed_run_resumes_from_its_checkpoint_with_nothing_lost_or_counted_twice()
         .spawn()
         .unwrap();
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the child ended early"
-        );
-        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
-            break url.trim_end_matches("/metrics").to_string();
-        }
-    };
+    let addr = metrics_address(&mut err);
     // Everything read, a checkpoint taken after that, and the lag of all four partitions 0.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut checkpoints_at_1000 = None;
     loop {
-        let m = get(&addr, "/metrics");
-        let read = total(&m, "pulse_source_records_total");
-        let cps = total(&m, "pulse_checkpoints_total").unwrap_or(0.0);
+        let m = http_get(&addr, "/metrics").1;
+        let read = metric_sum(&m, "pulse_source_records_total", &[]);
+        let cps = metric_sum(&m, "pulse_checkpoints_total", &[]).unwrap_or(0.0);
         let lags = m
             .lines()
             .filter(|l| l.starts_with("pulse_kafka_consumer_lag{"))
             .count();
         if read == Some(1000.0) {
             let at = *checkpoints_at_1000.get_or_insert(cps);
-            if cps >= at + 2.0 && lags == 4 && total(&m, "pulse_kafka_consumer_lag") == Some(0.0) {
+            if cps >= at + 2.0
+                && lags == 4
+                && metric_sum(&m, "pulse_kafka_consumer_lag", &[]) == Some(0.0)
+            {
                 break;
             }
         }

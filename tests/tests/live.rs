@@ -7,12 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pulse::prelude::*;
-use pulse_tests::{Bid, s};
+use pulse_tests::{Bid, http_get, metric_sum, metrics_address, s};
 
 const CHILD: &str = "PULSE_LIVE_CHILD";
 
@@ -64,24 +63,6 @@ fn live_child() {
     pulse::cli::run_all_from((watched, merged), args).unwrap();
 }
 
-/// `GET path` over a real TCP connection; the status line and the body.
-fn get(addr: &str, path: &str) -> (String, String) {
-    let mut c = TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        c,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("headers end");
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
-}
-
 /// The samples of a Prometheus text exposition: `name{labels}` to value.
 fn samples(text: &str) -> BTreeMap<String, f64> {
     text.lines()
@@ -102,21 +83,6 @@ fn value(m: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Opti
                     .all(|(l, v)| k.contains(&format!("{l}=\"{v}\"")))
         })
         .map(|(_, v)| *v)
-}
-
-/// The address the child prints as `metrics: http://ADDR/metrics`.
-fn metrics_address(err: &mut BufReader<std::process::ChildStderr>) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the child ended early"
-        );
-        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
-            return url.trim_end_matches("/metrics").to_string();
-        }
-    }
 }
 
 fn spawn(args: &[String]) -> Child {
@@ -160,7 +126,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
     let addr = metrics_address(&mut err);
     assert!(addr.starts_with("127.0.0.1:"), "bound to loopback: {addr}");
     // Live: the run serves before any record arrives.
-    let (status, health) = get(&addr, "/healthz");
+    let (status, health) = http_get(&addr, "/healthz");
     assert!(status.contains("200"), "{status}");
     let health: serde_json::Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["pipeline"], "watched");
@@ -184,7 +150,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
     // The counts reach /metrics while the run is live.
     let deadline = Instant::now() + Duration::from_secs(20);
     let m = loop {
-        let (status, body) = get(&addr, "/metrics");
+        let (status, body) = http_get(&addr, "/metrics");
         assert!(status.contains("200"), "{status}");
         let m = samples(&body);
         if value(&m, "pulse_source_records_total", &[("source", "bids")]) == Some(n as f64) {
@@ -236,7 +202,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
 
     // /debug/graph: each operator's counts and watermark.
     std::thread::sleep(Duration::from_millis(600));
-    let (_, graph) = get(&addr, "/debug/graph");
+    let (_, graph) = http_get(&addr, "/debug/graph");
     let graph: serde_json::Value = serde_json::from_str(&graph).unwrap();
     assert_eq!(graph["live"], true);
     let ops = graph["operators"].as_array().unwrap();
@@ -251,7 +217,7 @@ fn metrics_are_served_while_a_live_run_goes_and_sigterm_ends_it_cleanly() {
         .find(|o| o["id"] == "watched/output/window")
         .unwrap();
     assert!(window["open_windows"].as_u64().unwrap() >= 5);
-    let (status, _) = get(&addr, "/nothing");
+    let (status, _) = http_get(&addr, "/nothing");
     assert!(status.contains("404"), "{status}");
 
     // SIGUSR1: each operator's counts, watermark and open windows on stderr.
@@ -368,24 +334,11 @@ fn start_merged(
 
 /// Records read from `a` and windows fired, summed over the workers.
 fn windows_fired(addr: &str) -> (Option<f64>, Option<f64>) {
-    let (_, body) = get(addr, "/metrics");
-    let m = samples(&body);
-    let sum = |name: &str, labels: &[(&str, &str)]| {
-        let xs: Vec<f64> = m
-            .iter()
-            .filter(|(k, _)| {
-                k.starts_with(&format!("{name}{{"))
-                    && labels
-                        .iter()
-                        .all(|(l, v)| k.contains(&format!("{l}=\"{v}\"")))
-            })
-            .map(|(_, v)| *v)
-            .collect();
-        (!xs.is_empty()).then(|| xs.iter().sum())
-    };
+    let (_, body) = http_get(addr, "/metrics");
     (
-        sum("pulse_source_records_total", &[("source", "a")]),
-        sum(
+        metric_sum(&body, "pulse_source_records_total", &[("source", "a")]),
+        metric_sum(
+            &body,
             "pulse_operator_records_total",
             &[("operator", "merged/output/window"), ("stage", "emit")],
         ),
@@ -462,7 +415,7 @@ fn append(path: &std::path::Path, text: &str) {
 fn wait_for_records(addr: &str, want: u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, body) = get(addr, "/metrics");
+        let (_, body) = http_get(addr, "/metrics");
         let read = value(
             &samples(&body),
             "pulse_source_records_total",

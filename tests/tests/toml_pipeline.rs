@@ -11,7 +11,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, TimestampMillisecondType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pulse::prelude::*;
-use pulse_tests::{s, walk};
+use pulse_tests::{http_get, metric_sum, metrics_address, s, walk};
 
 /// a: (1 s, 1), (4 s, 3), (9 s, 3), (12 s, 7); b: (2 s, 5), (13 s, 5). Epoch-ms times.
 const DATA: &str = r#"{"t":1000,"k":"a","v":1}
@@ -519,39 +519,8 @@ fn pulse_command(args: &[&str]) -> std::process::Command {
     c
 }
 
-/// `GET path` over a real TCP connection: the body.
-fn get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        c,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    text.split_once("\r\n\r\n")
-        .expect("headers end")
-        .1
-        .to_string()
-}
-
-/// The value of the sample `name{..}` whose labels include every one of `labels`.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .find(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
-}
-
 #[test]
 fn serve_runs_two_pipelines_and_labels_their_metrics() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "in.jsonl", DATA);
     let file = |name: &str, window: &str| {
@@ -582,18 +551,11 @@ fn serve_runs_two_pipelines_and_labels_their_metrics() {
     .spawn()
     .unwrap();
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "serve ended early");
-        if let Some(url) = line.trim().strip_prefix("metrics: http://") {
-            break url.trim_end_matches("/metrics").to_string();
-        }
-    };
+    let addr = metrics_address(&mut err);
     // Both pipelines end (finite input); the metrics stay up.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let health = loop {
-        let h: serde_json::Value = serde_json::from_str(&get(&addr, "/healthz")).unwrap();
+        let h: serde_json::Value = serde_json::from_str(&http_get(&addr, "/healthz").1).unwrap();
         if h["live"] == false {
             break h;
         }
@@ -610,22 +572,31 @@ fn serve_runs_two_pipelines_and_labels_their_metrics() {
         names,
         BTreeSet::from(["tumbling".into(), "sessions".into()])
     );
-    let metrics = get(&addr, "/metrics");
+    let metrics = http_get(&addr, "/metrics").1;
     for (pipeline, rows) in [("tumbling", 4.0), ("sessions", 4.0)] {
-        let read = sample(
+        let read = metric_sum(
             &metrics,
             "pulse_source_records_total",
             &[("pipeline", pipeline)],
         );
         assert_eq!(read, Some(6.0), "{pipeline}: {metrics}");
-        let written = sample(
+        let written = metric_sum(
             &metrics,
             "pulse_sink_records_total",
             &[("pipeline", pipeline)],
         );
         assert_eq!(written, Some(rows), "{pipeline}: {metrics}");
+        let file = dir.path().join(format!("{pipeline}.jsonl"));
+        let bytes = metric_sum(
+            &metrics,
+            "pulse_bytes_written_total",
+            &[("pipeline", pipeline)],
+        );
+        let len = std::fs::metadata(&file).unwrap().len() as f64;
+        assert_eq!(bytes, Some(len), "{metrics}");
     }
-    let graph: serde_json::Value = serde_json::from_str(&get(&addr, "/debug/graph")).unwrap();
+    let graph: serde_json::Value =
+        serde_json::from_str(&http_get(&addr, "/debug/graph").1).unwrap();
     assert_eq!(graph.as_array().map(Vec::len), Some(2), "{graph}");
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -1,5 +1,6 @@
 //! Sources and sinks: typed file I/O bound to a pipeline's ports at run time.
 
+mod bad;
 mod file_source;
 pub mod json;
 mod live;
@@ -207,6 +208,16 @@ pub(crate) fn decode_position<P: serde::de::DeserializeOwned>(
         )));
     }
     Ok(Position { at, high, identity })
+}
+
+/// A serde_json error as a bad record's message: what is wrong and the column, without
+/// serde's "at line 1" (a record is one line; the error names the file's line itself).
+pub fn json_message(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    match m.find(" at line ") {
+        Some(i) => format!("{} (column {})", &m[..i], e.column()),
+        None => m,
+    }
 }
 
 /// Opens a source of `T` for `spec`; `parquet` opens Parquet inputs (the generated code passes

@@ -404,45 +404,9 @@ fn kafka_url(
 }
 
 fn source_spec(doc: &Doc<'_>, s: &SourceT) -> Result<SourceSpec> {
-    let kafka_keys = s.brokers.is_some() || s.topic.is_some() || s.group.is_some();
-    match s.kind.get_ref().as_str() {
-        "file" if kafka_keys => {
-            return Err(doc.err(
-                s.kind.span(),
-                "[source] kind",
-                "`brokers`, `topic` and `group` are for `kind = \"kafka\"`",
-            ));
-        }
-        "file" => {}
-        "kafka" => {
-            let mut params = vec![];
-            if let Some(g) = &s.group {
-                params.push(("group".to_string(), g.clone()));
-            }
-            if let Some(st) = &s.start {
-                params.push(("start".to_string(), st.clone()));
-            }
-            if s.stop_at_end == Some(true) {
-                params.push(("eof".to_string(), "stop".to_string()));
-            }
-            params.extend(s.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let path = kafka_url(doc, s.kind.span(), "source", &s.brokers, &s.topic, params)?;
-            let on_bad_record = BadRecordPolicy::parse(
-                s.on_bad_record
-                    .as_ref()
-                    .map_or("fail", |p| p.get_ref().as_str()),
-                s.dead_letter.as_deref(),
-                &path,
-            )?;
-            return Ok(SourceSpec {
-                name: "source".into(),
-                path,
-                format: Format::Jsonl,
-                on_bad_record,
-                split: Default::default(),
-                follow: false,
-            });
-        }
+    let (path, format) = match s.kind.get_ref().as_str() {
+        "file" => file_source(doc, s)?,
+        "kafka" => (kafka_source(doc, s)?, Format::Jsonl),
         other => {
             return Err(doc.err(
                 s.kind.span(),
@@ -450,39 +414,6 @@ fn source_spec(doc: &Doc<'_>, s: &SourceT) -> Result<SourceSpec> {
                 format!("`{other}` is not a source; expected `file` or `kafka`"),
             ));
         }
-    }
-    let Some(path) = &s.path else {
-        return Err(doc.err(
-            s.kind.span(),
-            "[source] path",
-            "a `file` source needs `path` (a file or a glob)",
-        ));
-    };
-    let path = path.get_ref().clone();
-    let format = match &s.format {
-        Some(f) => match f.get_ref().as_str() {
-            "jsonl" => Format::Jsonl,
-            "csv" => Format::Csv,
-            other => {
-                return Err(doc.err(
-                    f.span(),
-                    "[source] format",
-                    format!("`{other}` is not a source format; expected `jsonl` or `csv`"),
-                ));
-            }
-        },
-        None => match Format::from_path(&path) {
-            Ok(Format::Parquet) | Err(_) => {
-                return Err(doc.err(
-                    s.path.as_ref().map_or(0..0, Spanned::span),
-                    "[source] path",
-                    format!(
-                        "cannot tell the format of `{path}`; name a .jsonl or .csv file, or set `format`"
-                    ),
-                ));
-            }
-            Ok(f) => f,
-        },
     };
     let policy = s.on_bad_record.as_ref();
     let on_bad_record = BadRecordPolicy::parse(
@@ -502,6 +433,67 @@ fn source_spec(doc: &Doc<'_>, s: &SourceT) -> Result<SourceSpec> {
         split: Default::default(),
         follow: false,
     })
+}
+
+/// A `kind = "file"` source's path and format.
+fn file_source(doc: &Doc<'_>, s: &SourceT) -> Result<(String, Format)> {
+    if s.brokers.is_some() || s.topic.is_some() || s.group.is_some() {
+        return Err(doc.err(
+            s.kind.span(),
+            "[source] kind",
+            "`brokers`, `topic` and `group` are for `kind = \"kafka\"`",
+        ));
+    }
+    let Some(path) = &s.path else {
+        return Err(doc.err(
+            s.kind.span(),
+            "[source] path",
+            "a `file` source needs `path` (a file or a glob)",
+        ));
+    };
+    let (span, path) = (path.span(), path.get_ref().clone());
+    let format = match &s.format {
+        Some(f) => match f.get_ref().as_str() {
+            "jsonl" => Format::Jsonl,
+            "csv" => Format::Csv,
+            other => {
+                return Err(doc.err(
+                    f.span(),
+                    "[source] format",
+                    format!("`{other}` is not a source format; expected `jsonl` or `csv`"),
+                ));
+            }
+        },
+        None => match Format::from_path(&path) {
+            Ok(Format::Parquet) | Err(_) => {
+                return Err(doc.err(
+                    span,
+                    "[source] path",
+                    format!(
+                        "cannot tell the format of `{path}`; name a .jsonl or .csv file, or set `format`"
+                    ),
+                ));
+            }
+            Ok(f) => f,
+        },
+    };
+    Ok((path, format))
+}
+
+/// A `kind = "kafka"` source's `kafka://` URL.
+fn kafka_source(doc: &Doc<'_>, s: &SourceT) -> Result<String> {
+    let mut params = vec![];
+    if let Some(g) = &s.group {
+        params.push(("group".to_string(), g.clone()));
+    }
+    if let Some(st) = &s.start {
+        params.push(("start".to_string(), st.clone()));
+    }
+    if s.stop_at_end == Some(true) {
+        params.push(("eof".to_string(), "stop".to_string()));
+    }
+    params.extend(s.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+    kafka_url(doc, s.kind.span(), "source", &s.brokers, &s.topic, params)
 }
 
 fn query(doc: &Doc<'_>, f: &FileT, name: String) -> Result<Query> {
@@ -614,27 +606,21 @@ fn query(doc: &Doc<'_>, f: &FileT, name: String) -> Result<Query> {
 fn window(doc: &Doc<'_>, w: &Spanned<WindowT>) -> Result<DynWindow> {
     let span = w.span();
     let w = w.get_ref();
-    let need = |v: &Option<Spanned<String>>, key: &str, what: &str| match v {
+    // `key` is `[window] NAME`; messages name the key alone.
+    let name = |key: &'static str| key.rsplit(' ').next().unwrap_or(key);
+    let need = |v: &Option<Spanned<String>>, key: &'static str| match v {
         Some(v) => doc.positive(v, key),
         None => Err(doc.err(
             span.clone(),
             key,
-            format!(
-                "a {} window needs `{}`",
-                w.kind.get_ref(),
-                key.rsplit(' ').next().unwrap_or(what)
-            ),
+            format!("a {} window needs `{}`", w.kind.get_ref(), name(key)),
         )),
     };
-    let refuse = |v: &Option<Spanned<String>>, key: &str| match v {
+    let refuse = |v: &Option<Spanned<String>>, key: &'static str| match v {
         Some(v) => Err(doc.err(
             v.span(),
             key,
-            format!(
-                "a {} window has no `{}`",
-                w.kind.get_ref(),
-                key.rsplit(' ').next().unwrap_or(key)
-            ),
+            format!("a {} window has no `{}`", w.kind.get_ref(), name(key)),
         )),
         None => Ok(()),
     };
@@ -642,12 +628,12 @@ fn window(doc: &Doc<'_>, w: &Spanned<WindowT>) -> Result<DynWindow> {
         "tumbling" => {
             refuse(&w.slide, "[window] slide")?;
             refuse(&w.gap, "[window] gap")?;
-            DynWindow::Tumbling(Tumbling::of(need(&w.size, "[window] size", "size")?))
+            DynWindow::Tumbling(Tumbling::of(need(&w.size, "[window] size")?))
         }
         "sliding" => {
             refuse(&w.gap, "[window] gap")?;
-            let size = need(&w.size, "[window] size", "size")?;
-            let slide = need(&w.slide, "[window] slide", "slide")?;
+            let size = need(&w.size, "[window] size")?;
+            let slide = need(&w.slide, "[window] slide")?;
             if slide > size {
                 let s = w.slide.as_ref().map_or(span.clone(), |s| s.span());
                 return Err(doc.err(
@@ -661,7 +647,7 @@ fn window(doc: &Doc<'_>, w: &Spanned<WindowT>) -> Result<DynWindow> {
         "session" => {
             refuse(&w.size, "[window] size")?;
             refuse(&w.slide, "[window] slide")?;
-            DynWindow::Session(Session::with_gap(need(&w.gap, "[window] gap", "gap")?))
+            DynWindow::Session(Session::with_gap(need(&w.gap, "[window] gap")?))
         }
         other => {
             return Err(doc.err(
@@ -688,7 +674,7 @@ fn sink_spec(doc: &Doc<'_>, s: &SinkT, passes_records: bool) -> Result<SinkSpec>
     .into_iter()
     .find(|(_, set)| *set)
     .map(|(k, _)| k);
-    let mut spec = match s.kind.get_ref().as_str() {
+    let spec = match s.kind.get_ref().as_str() {
         "file" => {
             if let Some(k) = parquet_key {
                 return Err(doc.err(
@@ -793,6 +779,5 @@ fn sink_spec(doc: &Doc<'_>, s: &SinkT, passes_records: bool) -> Result<SinkSpec>
             ));
         }
     };
-    spec.name = "output".into();
     Ok(spec)
 }

@@ -127,14 +127,8 @@ impl DynDecode {
 
 impl Decode<DynRecord> for DynDecode {
     fn json(&self, text: &str) -> Result<DynRecord, Bad> {
-        let fields: Map<String, Value> = serde_json::from_str(text).map_err(|e| {
-            let m = e.to_string();
-            let m = match m.find(" at line ") {
-                Some(i) => format!("{} (column {})", &m[..i], e.column()),
-                None => m,
-            };
-            (None, m)
-        })?;
+        let fields: Map<String, Value> =
+            serde_json::from_str(text).map_err(|e| (None, pulse_runtime::io::json_message(&e)))?;
         self.check(fields)
     }
 

@@ -31,12 +31,7 @@ pub(super) fn json_error<T: DeserializeOwned>(text: &str) -> (Option<String>, St
                     ),
                 );
             }
-            let message = inner.to_string();
-            let message = match message.find(" at line ") {
-                Some(i) => format!("{} (column {})", &message[..i], inner.column()),
-                None => message,
-            };
-            (field, out_of_range(message))
+            (field, out_of_range(crate::io::json_message(&inner)))
         }
     }
 }

@@ -8,13 +8,14 @@ mod tests;
 use errors::{base64, csv_error, json_error};
 use std::any::Any;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use stripe::{line_number, stripe_at};
 
 use serde::de::DeserializeOwned;
 
+use super::bad::BadRecords;
 use super::live::{Input, LiveReader};
 use super::{BadRecordPolicy, Format, Source, SourceSpec, SourceStats, Split};
 use crate::error::{Error, Result};
@@ -93,10 +94,9 @@ pub struct FileSource<T, D = Serde> {
     files: Vec<PathBuf>,
     next_file: usize,
     format: Format,
-    policy: BadRecordPolicy,
     split: Split,
     current: Option<Reader>,
-    dead_letter: Option<BufWriter<File>>,
+    bad_records: BadRecords,
     stats: SourceStats,
     /// The largest event time read.
     high: i64,
@@ -164,26 +164,15 @@ impl<T: Event, D: Decode<T>> FileSource<T, D> {
             // One dead-letter file per worker: `bad.jsonl`, `bad.worker1.jsonl`, …
             *p = spec.split.worker_path(p);
         }
-        let dead_letter = match &policy {
-            BadRecordPolicy::DeadLetter(p) => {
-                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    crate::io::create_dir(dir)?;
-                }
-                Some(BufWriter::new(
-                    File::create(p).map_err(|e| Error::io(p, e))?,
-                ))
-            }
-            _ => None,
-        };
+        let bad_records = BadRecords::open(policy)?;
         Ok(FileSource {
             name: spec.name.clone(),
             files,
             next_file: 0,
             format: spec.format,
-            policy,
             split: spec.split,
             current: None,
-            dead_letter,
+            bad_records,
             stats: SourceStats::default(),
             high: crate::MIN_WATERMARK,
             bytes: Vec::new(),
@@ -265,38 +254,36 @@ impl<T: Event, D: Decode<T>> FileSource<T, D> {
     }
 
     fn bad(&mut self, bad: Bad<'_>) -> Result<()> {
-        match &self.policy {
-            BadRecordPolicy::Fail => Err(Error::BadRecord {
-                path: bad.path.to_path_buf(),
-                line: bad.line,
-                field: bad.field,
-                message: bad.message,
-            }),
-            BadRecordPolicy::Skip => {
-                self.stats.skipped += 1;
-                Ok(())
+        let name = &self.name;
+        let Bad {
+            path,
+            line,
+            field,
+            message,
+            raw,
+            raw_base64,
+        } = bad;
+        let entry = || {
+            let mut entry = serde_json::json!({
+                "input": name,
+                "file": path.display().to_string(),
+                "line": line,
+                "field": field,
+                "error": message,
+                "raw": raw,
+            });
+            if let Some(b) = &raw_base64 {
+                entry["raw_base64"] = serde_json::Value::String(b.clone());
             }
-            BadRecordPolicy::DeadLetter(p) => {
-                self.stats.skipped += 1;
-                let w = self
-                    .dead_letter
-                    .as_mut()
-                    .expect("dead-letter file opened with the policy");
-                let entry = serde_json::json!({
-                    "input": self.name,
-                    "file": bad.path.display().to_string(),
-                    "line": bad.line,
-                    "field": bad.field,
-                    "error": bad.message,
-                    "raw": bad.raw,
-                });
-                let mut entry = entry;
-                if let Some(b) = bad.raw_base64 {
-                    entry["raw_base64"] = serde_json::Value::String(b);
-                }
-                writeln!(w, "{entry}").map_err(|e| Error::io(p, e))
-            }
-        }
+            entry
+        };
+        let error = || Error::BadRecord {
+            path: path.to_path_buf(),
+            line,
+            field: field.clone(),
+            message: message.clone(),
+        };
+        self.bad_records.handle(&mut self.stats, error, entry)
     }
 }
 
@@ -506,9 +493,7 @@ impl<T: Event, D: Decode<T>> FileSource<T, D> {
             }
             if self.current.is_none() {
                 if !self.open_next()? {
-                    if let Some(w) = self.dead_letter.as_mut() {
-                        w.flush().map_err(|e| Error::io("dead-letter file", e))?;
-                    }
+                    self.bad_records.flush()?;
                     return Ok(false);
                 }
                 if self.current.is_none() {

@@ -3,8 +3,6 @@
 use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +16,8 @@ use serde::de::DeserializeOwned;
 use super::{KafkaUrl, kafka_error};
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::io::{BadRecordPolicy, Decode, Serde, Source, SourceSpec, SourceStats};
+use crate::io::bad::BadRecords;
+use crate::io::{Decode, Serde, Source, SourceSpec, SourceStats};
 
 /// Partitions and offsets shared with the rebalance callback.
 #[derive(Default)]
@@ -151,8 +150,7 @@ pub struct KafkaSource<T, D = Serde> {
     /// The next offset per partition after what was handed on (what a checkpoint records).
     emitted: BTreeMap<i32, i64>,
     stop_at_end: bool,
-    policy: BadRecordPolicy,
-    dead_letter: Option<BufWriter<File>>,
+    bad_records: BadRecords,
     stats: SourceStats,
     decode: D,
     _t: PhantomData<fn() -> T>,
@@ -214,17 +212,7 @@ impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
         consumer
             .subscribe(&[&url.topic])
             .map_err(|e| kafka_error(&spec.path, e))?;
-        let dead_letter = match &spec.on_bad_record {
-            BadRecordPolicy::DeadLetter(p) => {
-                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    crate::io::create_dir(dir)?;
-                }
-                Some(BufWriter::new(
-                    File::create(p).map_err(|e| Error::io(p, e))?,
-                ))
-            }
-            _ => None,
-        };
+        let bad_records = BadRecords::open(spec.on_bad_record.clone())?;
         Ok(KafkaSource {
             name: spec.name.clone(),
             url: spec.path.clone(),
@@ -235,8 +223,7 @@ impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
             buffered: 0,
             emitted: BTreeMap::new(),
             stop_at_end,
-            policy: spec.on_bad_record.clone(),
-            dead_letter,
+            bad_records,
             stats: SourceStats::default(),
             decode,
             _t: PhantomData,
@@ -316,31 +303,23 @@ impl<T: Event, D: Decode<T>> KafkaSource<T, D> {
         message: String,
         raw: &[u8],
     ) -> Result<()> {
-        match &self.policy {
-            BadRecordPolicy::Fail => Err(Error::BadRecord {
-                path: format!("{}[partition {partition}]", self.url).into(),
-                line: offset as u64,
-                field,
-                message: format!("{message} (at offset {offset})"),
-            }),
-            BadRecordPolicy::Skip => {
-                self.stats.skipped += 1;
-                Ok(())
-            }
-            BadRecordPolicy::DeadLetter(path) => {
-                self.stats.skipped += 1;
-                let line = serde_json::json!({
-                    "topic": self.topic,
-                    "partition": partition,
-                    "offset": offset,
-                    "field": field,
-                    "error": message,
-                    "raw": String::from_utf8_lossy(raw),
-                });
-                let w = self.dead_letter.as_mut().expect("opened with the policy");
-                writeln!(w, "{line}").map_err(|e| Error::io(path, e))
-            }
-        }
+        let error = || Error::BadRecord {
+            path: format!("{}[partition {partition}]", self.url).into(),
+            line: offset as u64,
+            field: field.clone(),
+            message: format!("{message} (at offset {offset})"),
+        };
+        let entry = || {
+            serde_json::json!({
+                "topic": self.topic,
+                "partition": partition,
+                "offset": offset,
+                "field": field,
+                "error": message,
+                "raw": String::from_utf8_lossy(raw),
+            })
+        };
+        self.bad_records.handle(&mut self.stats, error, entry)
     }
 }
 
@@ -445,9 +424,7 @@ impl<T: Event, D: Decode<T>> Source for KafkaSource<T, D> {
             && parts.at_end == parts.assigned
         {
             drop(parts);
-            if let Some(w) = self.dead_letter.as_mut() {
-                w.flush().map_err(|e| Error::io("dead-letter file", e))?;
-            }
+            self.bad_records.flush()?;
             self.commit(CommitMode::Sync);
             return Ok(false);
         }
